@@ -1,0 +1,49 @@
+"""celery-scope: a dashboard to monitor and administer Celery clusters.
+
+`create_app(settings)` is the one factory; nothing runs at import time.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+from dash import html
+
+from .config import Settings
+from .services import Services
+
+_PACKAGE = Path(__file__).parent
+
+
+def assets_dir() -> Path:
+    """`assets/` sits next to the package in a checkout, inside it in an installed wheel."""
+    installed = _PACKAGE / "assets"
+    return installed if installed.is_dir() else _PACKAGE.parent / "assets"
+
+
+def create_app(settings: Settings, services: Services | None = None) -> dash.Dash:
+    """Build the Dash app (its Flask server is `.server`) reading the store and cache."""
+    from .components.navbar import make_navbar
+    from .components.status_banner import make_status_banner
+
+    services = services or Services.open(settings)
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(_PACKAGE / "pages"),
+        assets_folder=str(assets_dir()),
+        url_base_pathname=settings.pathname_prefix,
+        title="celery-scope",
+        update_title=None,
+        suppress_callback_exceptions=True,
+    )
+    services.install(app.server)
+    navbar = make_navbar(dash.page_registry.values(), settings.refresh_interval)
+    app.layout = html.Div([navbar, make_status_banner(), html.Main(dash.page_container)],
+                          className="shell")
+
+    @app.server.route(settings.pathname_prefix + "healthcheck")
+    def healthcheck():
+        return "OK"
+
+    return app

@@ -1,0 +1,92 @@
+"""The Inspector: asks workers what they are doing, on a schedule and on demand.
+
+One round runs the fixed method list concurrently, each with the configured timeout, so a
+round takes about one timeout rather than eight. Replies are merged into the cache per
+worker and method with their time: a worker that misses one round keeps its last answer.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from celery import Celery
+
+from ..store.cache import SnapshotCache
+
+log = logging.getLogger(__name__)
+
+METHODS = ("stats", "active_queues", "registered", "scheduled", "active", "reserved", "revoked",
+           "conf")
+REQUEST_POLL_SECONDS = 0.5  # how often the poller looks for on-demand requests
+
+
+class Inspector:
+    def __init__(self, celery_app: Celery, cache: SnapshotCache, timeout: float):
+        self.app, self.cache, self.timeout = celery_app, cache, timeout
+        self._pool = ThreadPoolExecutor(len(METHODS), thread_name_prefix="inspect")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _call(self, method: str, hostname: str | None) -> dict[str, Any]:
+        options: dict[str, Any] = {"timeout": self.timeout}
+        if hostname:
+            options.update(destination=[hostname], limit=1)
+        inspect = self.app.control.inspect(**options)
+        if method == "conf":
+            return inspect.conf(with_defaults=False) or {}
+        return getattr(inspect, method)() or {}
+
+    def refresh(self, hostname: str | None = None) -> dict[str, dict[str, Any]]:
+        """Run one round for all workers or one; return {method: {hostname: reply}}.
+
+        Raises the broker's connection error if every call failed on it.
+        """
+        futures = {method: self._pool.submit(self._call, method, hostname) for method in METHODS}
+        results: dict[str, dict[str, Any]] = {}
+        errors = []
+        for method, future in futures.items():
+            try:
+                replies = future.result()
+            except Exception as exc:  # broker gone, or a worker sent garbage
+                errors.append(exc)
+                continue
+            self.cache.merge_inspection(method, replies, time.time())
+            results[method] = replies
+        if errors and not results:
+            raise errors[0]
+        return results
+
+
+class InspectorPoller:
+    """Thread running an Inspector round every `interval` seconds and whenever one is requested."""
+
+    def __init__(self, inspector: Inspector, interval: float):
+        self.inspector, self.interval = inspector, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inspector", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+        self.inspector.close()
+
+    def _run(self) -> None:
+        next_round = 0.0
+        while not self._stop.is_set():
+            request = self.inspector.cache.take_inspection_request()
+            if request is not None or time.monotonic() >= next_round:
+                hostname = request.get("hostname") if request else None
+                try:
+                    self.inspector.refresh(hostname)
+                except Exception as exc:
+                    log.warning("Inspector round failed: %s", exc)
+                if hostname is None:
+                    next_round = time.monotonic() + self.interval
+            self._stop.wait(REQUEST_POLL_SECONDS)

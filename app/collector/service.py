@@ -1,0 +1,71 @@
+"""Wires the collector together: Celery app, event receiver, writer, Inspector poller."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import threading
+
+from celery import Celery
+
+from ..config import Settings
+from ..store.cache import SnapshotCache
+from ..store.history import HistoryStore
+from .events import EventCollector
+from .inspector import Inspector, InspectorPoller
+from .receivers import KombuEventReceiver, RedisEventReceiver, redis_fast_path_possible
+from .status import CollectorStatus
+
+log = logging.getLogger(__name__)
+
+
+def make_celery_app(broker_url: str, transport_options: dict | None = None) -> Celery:
+    """A client-only Celery app for a broker URL (no tasks of its own)."""
+    app = Celery("celery-scope", broker=broker_url, set_as_current=False)
+    app.conf.broker_transport_options = transport_options or {}
+    app.conf.broker_connection_retry_on_startup = True
+    return app
+
+
+def safe_broker_url(celery_app: Celery) -> str:
+    """The broker URL with any password masked, for display."""
+    return celery_app.connection_for_read().as_uri(include_password=False)
+
+
+def receiver_node_id(settings: Settings) -> str:
+    """Stable across restarts of one install (so no stale queue bindings pile up), distinct
+    between installs watching the same broker (so they don't split the event stream)."""
+    digest = hashlib.sha1(f"{socket.gethostname()}|{settings.store}".encode()).hexdigest()[:12]
+    return f"celery-scope-{digest}"
+
+
+class Collector:
+    def __init__(self, celery_app: Celery, store: HistoryStore, cache: SnapshotCache,
+                 settings: Settings):
+        self.app, self.settings = celery_app, settings
+        self.status = CollectorStatus(cache, safe_broker_url(celery_app))
+        broker_url = celery_app.conf.broker_url
+        options = dict(celery_app.conf.broker_transport_options or {})
+        if redis_fast_path_possible(broker_url, options):
+            receiver = RedisEventReceiver(broker_url, options)
+        else:
+            receiver = KombuEventReceiver(celery_app, receiver_node_id(settings))
+        self.events = EventCollector(receiver, store, self.status)
+        self.poller = InspectorPoller(Inspector(celery_app, cache, settings.inspect_timeout),
+                                      settings.inspect_interval)
+
+    def start(self) -> None:
+        self.events.start()
+        self.poller.start()
+        if self.settings.enable_events:
+            threading.Thread(target=self._enable_events, name="enable-events", daemon=True).start()
+
+    def _enable_events(self) -> None:
+        try:
+            self.app.control.enable_events()
+        except Exception as exc:  # broker down at start: the receiver reports it already
+            log.warning("could not ask workers to enable events: %s", exc)
+
+    def stop(self) -> None:
+        self.poller.stop()
+        self.events.stop()

@@ -1,0 +1,89 @@
+"""The collector's health as the UI shows it: broker link, ingestion counters, lag.
+
+Kept in memory by the collector threads and published to the shared cache about once a
+second, so web processes (possibly other processes) can show a banner without touching
+the collector.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PUBLISH_SECONDS = 1.0
+
+
+class CollectorStatus:
+    def __init__(self, cache, broker: str):
+        self._cache = cache
+        self._lock = threading.Lock()
+        self._published_at = 0.0
+        self._state: dict[str, Any] = {
+            "broker": broker, "broker_connected": False, "broker_error": None,
+            "store_error": None, "events": 0, "malformed": 0, "last_malformed": None,
+            "last_event_at": None, "lag": None, "backlog": 0, "started_at": time.time(),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._state)
+
+    def _update(self, **changes: Any) -> None:
+        with self._lock:
+            self._state.update(changes)
+
+    def connected(self) -> None:
+        log.info("connected to the broker's event stream")
+        self._update(broker_connected=True, broker_error=None)
+        self.publish_if_due(force=True)
+
+    def disconnected(self, error: BaseException) -> None:
+        log.warning("event stream lost: %s", error)
+        self._update(broker_connected=False, broker_error=f"{type(error).__name__}: {error}")
+        self.publish_if_due(force=True)
+
+    def unreadable(self, error: BaseException) -> None:
+        """The transport could not even parse a message (e.g. a half-written file)."""
+        self.malformed(f"unreadable message: {error}")
+
+    def malformed(self, problem: Exception | str) -> None:
+        with self._lock:
+            self._state["malformed"] += 1
+            count = self._state["malformed"]
+            self._state["last_malformed"] = str(problem)
+        if count & (count - 1) == 0:  # log the 1st, 2nd, 4th, 8th... not every one
+            log.warning("skipped malformed event (%d so far): %s", count, problem)
+
+    def ingested(self, count: int, newest_timestamp: float | None) -> None:
+        now = time.time()
+        with self._lock:
+            self._state["events"] += count
+            if newest_timestamp is not None:
+                self._state["last_event_at"] = now
+                self._state["lag"] = max(0.0, now - newest_timestamp)
+
+    def set_backlog(self, messages: int) -> None:
+        self._update(backlog=messages)
+
+    def store_failed(self, error: BaseException) -> None:
+        self._update(store_error=f"{type(error).__name__}: {error}")
+        self.publish_if_due(force=True)
+
+    def store_ok(self) -> None:
+        if self._state["store_error"] is not None:
+            self._update(store_error=None)
+
+    def publish_if_due(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._published_at < PUBLISH_SECONDS:
+            return
+        self._published_at = now
+        state = self.snapshot()
+        state["updated_at"] = time.time()
+        try:
+            self._cache.put_collector_status(state)
+        except Exception:  # the cache is a convenience: never let it stop ingestion
+            log.exception("could not publish the collector status")

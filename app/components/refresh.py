@@ -1,0 +1,29 @@
+"""The shell's live-refresh clock, with a pause button. Pages listen to INTERVAL."""
+from __future__ import annotations
+
+from dash import Input, Output, State, clientside_callback, dcc, html
+
+INTERVAL = "refresh-interval"
+PAUSE = "refresh-pause"
+
+
+def make_refresh_controls(seconds: float) -> list:
+    return [
+        dcc.Interval(id=INTERVAL, interval=int(seconds * 1000)),
+        html.Button("Pause", id=PAUSE, className="button refresh-pause", n_clicks=0,
+                    title=f"Pages refresh every {seconds:g} s"),
+    ]
+
+
+# UI-only toggle: stays in the browser.
+clientside_callback(
+    """function (clicks, disabled) {
+        const paused = !disabled;
+        return [paused, paused ? 'Resume' : 'Pause'];
+    }""",
+    Output(INTERVAL, "disabled"),
+    Output(PAUSE, "children"),
+    Input(PAUSE, "n_clicks"),
+    State(INTERVAL, "disabled"),
+    prevent_initial_call=True,
+)

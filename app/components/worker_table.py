@@ -1,0 +1,51 @@
+"""The worker grid (dash-ag-grid): sortable, filterable, names linking to the worker page."""
+from __future__ import annotations
+
+import dash_ag_grid as dag
+
+_TIME = {"function": "params.value == null ? '' : new Date(params.value * 1000).toLocaleString()"}
+_AGE = {"function": "params.value == null ? '' : d3.format('.0f')(params.value) + ' s ago'"}
+_LOAD = {"function": "params.value == null ? '' : d3.format('.2f')(params.value)"}
+
+COLUMN_DEFS = [
+    {"field": "hostname", "headerName": "Worker", "cellRenderer": "WorkerLink", "minWidth": 220,
+     "flex": 2},
+    {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "width": 110},
+    {"field": "active", "headerName": "Active", "type": "numericColumn", "width": 100},
+    {"field": "processed", "headerName": "Processed", "type": "numericColumn", "width": 120},
+    {"field": "succeeded", "headerName": "Succeeded", "type": "numericColumn", "width": 120},
+    {"field": "failed", "headerName": "Failed", "type": "numericColumn", "width": 100},
+    {"field": "retried", "headerName": "Retried", "type": "numericColumn", "width": 100},
+    {"field": "load1", "headerName": "Load 1m", "type": "numericColumn", "width": 100,
+     "valueFormatter": _LOAD},
+    {"field": "load5", "headerName": "Load 5m", "type": "numericColumn", "width": 100,
+     "valueFormatter": _LOAD},
+    {"field": "load15", "headerName": "Load 15m", "type": "numericColumn", "width": 105,
+     "valueFormatter": _LOAD},
+    {"field": "last_heartbeat", "headerName": "Last heartbeat", "valueFormatter": _TIME,
+     "minWidth": 180, "flex": 1},
+    {"field": "heartbeat_age", "headerName": "Age", "valueFormatter": _AGE, "width": 100,
+     "type": "numericColumn"},
+    {"field": "software", "headerName": "Software", "minWidth": 140, "flex": 1},
+]
+
+
+def make_worker_grid(grid_id: str, link_prefix: str) -> dag.AgGrid:
+    """`link_prefix` is the app's path prefix, so worker links work behind a proxy path."""
+    columns = [dict(column) for column in COLUMN_DEFS]
+    columns[0]["cellRendererParams"] = {"prefix": link_prefix}
+    return dag.AgGrid(
+        id=grid_id,
+        columnDefs=columns,
+        rowData=[],
+        getRowId="params.data.hostname",
+        defaultColDef={"sortable": True, "filter": True, "resizable": True},
+        dashGridOptions={
+            "animateRows": False,
+            "domLayout": "autoHeight",
+            "overlayNoRowsTemplate": "No workers seen yet. Workers appear here when they send "
+                                     "a heartbeat (start them with -E, or leave enable-events on).",
+        },
+        className="ag-theme-alpine worker-grid",
+        style={"width": "100%"},
+    )

@@ -1,0 +1,218 @@
+"""One Settings object, resolved once: command line > CELERY_SCOPE_* environment > config file > defaults.
+
+Each option is declared once below, with its type, default and help text; the CLI, the
+environment reader and the config-file reader are all built from that one table.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ENV_PREFIX = "CELERY_SCOPE_"
+CONFIG_ENV = ENV_PREFIX + "CONFIG"
+
+
+class ConfigError(ValueError):
+    """A setting is unknown or invalid; the message is one line meant for the user."""
+
+
+def _data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "celery-scope"
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "celery-scope"
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    kind: type
+    help: str
+    default: Any = None
+    check: Callable[[Any], str | None] | None = None  # returns an error message or None
+
+    @property
+    def env_name(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    def parse(self, value: Any, source: str) -> Any:
+        """Coerce a value from any source to the option's type, or raise ConfigError."""
+        try:
+            if value is None or isinstance(value, self.kind) and not (
+                self.kind is int and isinstance(value, bool)
+            ):
+                parsed = value
+            elif self.kind is bool:
+                parsed = _parse_bool(str(value))
+            elif self.kind in (int, float):
+                parsed = self.kind(str(value).strip())
+            else:
+                parsed = str(value)
+        except ValueError as exc:
+            raise ConfigError(f"{self.name} from {source}: {exc}") from None
+        if parsed is not None and self.check is not None:
+            problem = self.check(parsed)
+            if problem:
+                raise ConfigError(f"{self.name} from {source}: {problem} (got {parsed!r})")
+        return parsed
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _port(value: int) -> str | None:
+    return None if 1 <= value <= 65535 else "must be a port number between 1 and 65535"
+
+
+def _address(value: str) -> str | None:
+    if value == "localhost":
+        return None
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return "must be an IP address such as 127.0.0.1 or 0.0.0.0"
+    return None
+
+
+def _url_prefix(value: str) -> str | None:
+    return None if not value or value.strip("/") else "must be a path such as /scope"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("broker", str, "Broker URL of the cluster to watch; none starts the built-in demo cluster."),
+    Option("address", str, "Address to listen on.", "127.0.0.1", _address),
+    Option("port", int, "Port to listen on.", 5555, _port),
+    Option("url_prefix", str, "Serve the dashboard under this path (behind a proxy).", "", _url_prefix),
+    Option("store", str, "History store: SQLAlchemy URL (sqlite:///file.db or postgresql://...)."),
+    Option("cache_dir", str, "Directory of the diskcache holding Inspector snapshots."),
+    Option("inspect_timeout", float, "Seconds to wait for workers' replies to inspect calls.", 1.0, _positive),
+    Option("inspect_interval", float, "Seconds between two Inspector rounds.", 10.0, _positive),
+    Option("refresh_interval", float, "Seconds between two refreshes of an open page.", 2.0, _positive),
+    Option("enable_events", bool, "Ask workers to send events at start (like Flower).", True),
+    Option("insecure_no_auth", bool, "Allow listening beyond loopback without authentication.", False),
+)
+OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker: str | None = None
+    address: str = "127.0.0.1"
+    port: int = 5555
+    url_prefix: str = ""
+    store: str = ""
+    cache_dir: str = ""
+    inspect_timeout: float = 1.0
+    inspect_interval: float = 10.0
+    refresh_interval: float = 2.0
+    enable_events: bool = True
+    insecure_no_auth: bool = False
+
+    @property
+    def demo(self) -> bool:
+        """No broker given: the built-in demo cluster is what we watch."""
+        return not self.broker
+
+    @property
+    def pathname_prefix(self) -> str:
+        """The URL prefix as Dash wants it: '/' or '/scope/'."""
+        stripped = self.url_prefix.strip("/")
+        return f"/{stripped}/" if stripped else "/"
+
+    @property
+    def listens_beyond_loopback(self) -> bool:
+        if self.address == "localhost":
+            return False
+        return not ipaddress.ip_address(self.address).is_loopback
+
+
+def _read_config_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    section = data.get("celery-scope", data)
+    unknown = sorted(set(section) - set(OPTIONS_BY_NAME))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}")
+    return section
+
+
+def _read_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    values = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name not in OPTIONS_BY_NAME:
+            raise ConfigError(f"unknown setting in the environment: {key}")
+        values[name] = value
+    return values
+
+
+def resolve(
+    cli: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+) -> Settings:
+    """Merge every source into one validated Settings; raise ConfigError on the first problem.
+
+    `cli` holds only the options given on the command line (None means not given).
+    """
+    cli = {key: value for key, value in (cli or {}).items() if value is not None}
+    environ = os.environ if environ is None else environ
+    unknown = sorted(set(cli) - set(OPTIONS_BY_NAME))
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r}")
+    config_file = config_file or environ.get(CONFIG_ENV)
+    layers = [
+        ("the command line", cli),
+        ("the environment", _read_environment(environ)),
+        (f"config file {config_file}", _read_config_file(config_file) if config_file else {}),
+    ]
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        for source, layer in layers:
+            if option.name in layer:
+                values[option.name] = option.parse(layer[option.name], source)
+                break
+        else:
+            values[option.name] = option.default
+    if not values["store"]:
+        name = "demo.db" if not values["broker"] else "history.db"
+        values["store"] = f"sqlite:///{_data_dir() / name}"
+    if not values["cache_dir"]:
+        values["cache_dir"] = str(_cache_dir() / ("demo" if not values["broker"] else "cluster"))
+    settings = Settings(**values)
+    if settings.listens_beyond_loopback and not settings.insecure_no_auth:
+        raise ConfigError(
+            f"refusing to listen on {settings.address} without authentication; "
+            "listen on 127.0.0.1 or pass --insecure-no-auth explicitly"
+        )
+    return settings
+

@@ -1,0 +1,66 @@
+"""Pure functions turning store rows into the DataFrames pages show. No Dash, no Celery."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+DEFAULT_HEARTBEAT_SECONDS = 2.0  # celery's worker_heartbeat default (event heartbeat freq)
+HEARTBEAT_EXPIRE_FACTOR = 2.0  # celery's heartbeat_expires: offline after 2 missed intervals
+
+WORKER_COLUMNS = ["hostname", "status", "active", "processed", "succeeded", "failed", "retried",
+                  "load1", "load5", "load15", "last_heartbeat", "heartbeat_age", "software"]
+
+
+def is_online(row: Mapping[str, Any], now: float) -> bool:
+    """Online until it said goodbye or its heartbeats stopped for two intervals."""
+    last = row.get("last_heartbeat")
+    if row.get("status") != "online" or last is None:
+        return False
+    freq = row.get("freq") or DEFAULT_HEARTBEAT_SECONDS
+    return now <= last + freq * HEARTBEAT_EXPIRE_FACTOR
+
+
+def worker_frame(rows: Iterable[Mapping[str, Any]], now: float) -> pd.DataFrame:
+    """One row per worker, online first, then by name."""
+    records = []
+    for row in rows:
+        software = " ".join(part for part in (row.get("sw_ident"), row.get("sw_ver")) if part)
+        last = row.get("last_heartbeat")
+        records.append({
+            "hostname": row["hostname"],
+            "status": "online" if is_online(row, now) else "offline",
+            "active": row.get("active"),
+            "processed": row.get("processed"),
+            "succeeded": row.get("succeeded") or 0,
+            "failed": row.get("failed") or 0,
+            "retried": row.get("retried") or 0,
+            "load1": row.get("load1"),
+            "load5": row.get("load5"),
+            "load15": row.get("load15"),
+            "last_heartbeat": last,
+            "heartbeat_age": None if last is None else max(0.0, now - last),
+            "software": software or None,
+        })
+    frame = pd.DataFrame.from_records(records, columns=WORKER_COLUMNS)
+    if frame.empty:
+        return frame
+    frame["_order"] = frame["status"] != "online"
+    return frame.sort_values(["_order", "hostname"]).drop(columns="_order").reset_index(drop=True)
+
+
+def dashboard_summary(workers: pd.DataFrame, recent_states: Mapping[str, int]) -> dict[str, int]:
+    """The headline numbers: workers by status, tasks running now, recent outcomes."""
+    online = workers[workers["status"] == "online"] if not workers.empty else workers
+    return {
+        "workers_online": len(online),
+        "workers_offline": len(workers) - len(online),
+        "tasks_active": int(pd.to_numeric(online["active"]).fillna(0).sum()) if len(online) else 0,
+        "succeeded_recent": int(recent_states.get("SUCCESS", 0)),
+        "failed_recent": int(recent_states.get("FAILURE", 0)),
+    }
+
+
+def grid_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows for a grid: NaN becomes None so the browser gets null, not the string 'NaN'."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")

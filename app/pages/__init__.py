@@ -1,0 +1,1 @@
+"""Dash pages, one module each. Pages read the store and cache; they never talk to the broker."""

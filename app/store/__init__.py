@@ -1,0 +1,1 @@
+"""Persistent history (SQLAlchemy) and the Inspector snapshot cache (diskcache)."""

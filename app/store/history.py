@@ -1,0 +1,125 @@
+"""Task and worker history on SQLAlchemy Core: SQLite (WAL) by default, PostgreSQL by URL.
+
+The collector is the one writer: it loads the rows a batch of events touches, merges in
+Python (see merge.py) and writes them back in one transaction. Pages and the API only read.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from .schema import metadata, tasks, worker_samples, workers
+
+_SELECT_CHUNK = 500  # ids per IN (...) query
+
+
+class StoreError(RuntimeError):
+    """The store URL is unusable or the database cannot be opened."""
+
+
+def _enable_sqlite_wal(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: a process crash loses no committed transaction
+    cursor.execute("PRAGMA busy_timeout=10000")  # milliseconds
+    cursor.close()
+
+
+def open_engine(url: str) -> Engine:
+    """Create the engine for a store URL, making the SQLite file's directory if needed."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"invalid store URL {url!r}: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed)
+        event.listen(engine, "connect", _enable_sqlite_wal)
+    else:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    try:
+        metadata.create_all(engine)
+    except OperationalError as exc:
+        raise StoreError(f"cannot open the store {parsed.render_as_string()}: {exc.orig}") from None
+    return engine
+
+
+class HistoryStore:
+    def __init__(self, url: str):
+        self.engine = open_engine(url)
+        dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
+        self._task_upsert = self._upsert(dialect, tasks, "uuid")
+        self._worker_upsert = self._upsert(dialect, workers, "hostname")
+
+    @staticmethod
+    def _upsert(dialect, table, key: str):
+        statement = dialect.insert(table)
+        return statement.on_conflict_do_update(
+            index_elements=[table.c[key]],
+            set_={column.name: statement.excluded[column.name]
+                  for column in table.columns if column.name != key},
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- the writer's side -------------------------------------------------------------
+
+    def load_tasks(self, uuids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored rows among `uuids`, by uuid."""
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(uuids), _SELECT_CHUNK):
+                chunk = uuids[start:start + _SELECT_CHUNK]
+                for row in connection.execute(select(tasks).where(tasks.c.uuid.in_(chunk))):
+                    found[row.uuid] = row._asdict()
+        return found
+
+    def load_workers(self) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as connection:
+            return {row.hostname: row._asdict() for row in connection.execute(select(workers))}
+
+    def write(
+        self,
+        task_rows: Iterable[dict[str, Any]],
+        worker_rows: Iterable[dict[str, Any]] = (),
+        samples: Iterable[dict[str, Any]] = (),
+    ) -> None:
+        """Upsert task and worker rows and append worker samples, in one transaction."""
+        task_rows, worker_rows, samples = list(task_rows), list(worker_rows), list(samples)
+        with self.engine.begin() as connection:
+            if task_rows:
+                connection.execute(self._task_upsert, task_rows)
+            if worker_rows:
+                connection.execute(self._worker_upsert, worker_rows)
+            if samples:
+                connection.execute(worker_samples.insert(), samples)
+
+    # -- the readers' side -------------------------------------------------------------
+
+    def workers(self) -> list[dict[str, Any]]:
+        return list(self.load_workers().values())
+
+    def task(self, uuid: str) -> dict[str, Any] | None:
+        return self.load_tasks([uuid]).get(uuid)
+
+    def count_tasks(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(tasks)).scalar_one()
+
+    def count_states_since(self, since: float, states: Sequence[str]) -> dict[str, int]:
+        """How many tasks entered each of `states` at or after `since` (epoch seconds)."""
+        query = (
+            select(tasks.c.state, func.count())
+            .where(tasks.c.state.in_(states), tasks.c.timestamp >= since)
+            .group_by(tasks.c.state)
+        )
+        with self.engine.connect() as connection:
+            counts = dict(connection.execute(query).all())
+        return {state: counts.get(state, 0) for state in states}

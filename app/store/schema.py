@@ -1,0 +1,76 @@
+"""Tables of the history store. Every time column holds epoch seconds (float, UTC)."""
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+# The epoch time of each lifecycle step, named after the event that records it.
+LIFECYCLE_STEPS = ("sent", "received", "started", "succeeded", "failed", "retried", "revoked", "rejected")
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("uuid", String(64), primary_key=True),
+    Column("name", String(255)),
+    Column("state", String(32), nullable=False),
+    Column("timestamp", Float, nullable=False),  # time of the event that set `state`
+    Column("worker", String(255)),
+    Column("client", String(255)),
+    Column("queue", String(255)),
+    Column("exchange", String(255)),
+    Column("routing_key", String(255)),
+    Column("args", Text),
+    Column("kwargs", Text),
+    Column("result", Text),
+    Column("exception", Text),
+    Column("traceback", Text),
+    Column("retries", Integer),
+    Column("eta", String(64)),
+    Column("expires", String(64)),
+    Column("parent_id", String(64)),
+    Column("root_id", String(64)),
+    *(Column(step, Float) for step in LIFECYCLE_STEPS),
+    Column("runtime", Float),  # seconds, as the worker measured it
+    Index("ix_tasks_received", "received"),
+    Index("ix_tasks_state_timestamp", "state", "timestamp"),
+    Index("ix_tasks_name_received", "name", "received"),
+    Index("ix_tasks_worker_received", "worker", "received"),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("hostname", String(255), primary_key=True),
+    Column("status", String(16), nullable=False),  # 'online' or 'offline' as last reported
+    Column("first_seen", Float),
+    Column("last_heartbeat", Float),
+    Column("freq", Float),  # heartbeat interval, seconds
+    Column("pid", Integer),
+    Column("sw_ident", String(64)),
+    Column("sw_ver", String(64)),
+    Column("sw_sys", String(64)),
+    Column("active", Integer),
+    Column("processed", Integer),
+    Column("load1", Float),
+    Column("load5", Float),
+    Column("load15", Float),
+    Column("succeeded", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("retried", Integer, nullable=False, default=0),
+)
+
+worker_samples = Table(
+    "worker_samples",
+    metadata,
+    Column("hostname", String(255), nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("active", Integer),
+    Column("processed", Integer),
+    Column("load1", Float),
+    Index("ix_worker_samples_host_time", "hostname", "timestamp"),
+    Index("ix_worker_samples_time", "timestamp"),
+)
+
+TASK_COLUMNS = tuple(column.name for column in tasks.columns)
+WORKER_COLUMNS = tuple(column.name for column in workers.columns)

@@ -1,0 +1,21 @@
+// Cell renderers for dash-ag-grid. Values are rendered as text (React escapes them):
+// worker names come from events and are untrusted.
+var dagcomponentfuncs = (window.dashAgGridComponentFunctions =
+  window.dashAgGridComponentFunctions || {});
+
+dagcomponentfuncs.WorkerLink = function (props) {
+  if (props.value == null) {
+    return null;
+  }
+  var prefix = (props.prefix || "/").replace(/\/?$/, "/");
+  return React.createElement(
+    "a",
+    { href: prefix + "workers/" + encodeURIComponent(props.value), className: "worker-link" },
+    String(props.value)
+  );
+};
+
+dagcomponentfuncs.StatusBadge = function (props) {
+  var value = String(props.value || "");
+  return React.createElement("span", { className: "badge badge-" + value }, value);
+};
