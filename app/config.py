@@ -97,7 +97,9 @@ def _address(value: str) -> str | None:
 
 
 def _url_prefix(value: str) -> str | None:
-    return None if not value or value.strip("/") else "must be a path such as /scope"
+    if any(character in value for character in " ?#%\\"):
+        return "must be a plain path such as /scope"
+    return None
 
 
 OPTIONS: tuple[Option, ...] = (

@@ -7,6 +7,7 @@ import socket
 import threading
 
 from celery import Celery
+from kombu.utils.url import maybe_sanitize_url
 
 from ..config import Settings
 from ..store.cache import SnapshotCache
@@ -29,7 +30,7 @@ def make_celery_app(broker_url: str, transport_options: dict | None = None) -> C
 
 def safe_broker_url(celery_app: Celery) -> str:
     """The broker URL with any password masked, for display."""
-    return celery_app.connection_for_read().as_uri(include_password=False)
+    return maybe_sanitize_url(celery_app.conf.broker_url)
 
 
 def receiver_node_id(settings: Settings) -> str:

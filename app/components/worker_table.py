@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import dash_ag_grid as dag
 
-_TIME = {"function": "params.value == null ? '' : new Date(params.value * 1000).toLocaleString()"}
+# Epoch seconds shown in the browser's time zone.
+_TIME = {"function": "params.value == null ? '' : d3.timeFormat('%Y-%m-%d %H:%M:%S')(params.value * 1000)"}
 _AGE = {"function": "params.value == null ? '' : d3.format('.0f')(params.value) + ' s ago'"}
 _LOAD = {"function": "params.value == null ? '' : d3.format('.2f')(params.value)"}
 
@@ -30,6 +31,10 @@ COLUMN_DEFS = [
 ]
 
 
+NO_WORKERS = ("No workers seen yet. Workers appear here once they send a heartbeat: start them "
+              "with -E, or keep --enable-events on so celery-scope asks them to.")
+
+
 def make_worker_grid(grid_id: str, link_prefix: str) -> dag.AgGrid:
     """`link_prefix` is the app's path prefix, so worker links work behind a proxy path."""
     columns = [dict(column) for column in COLUMN_DEFS]
@@ -43,8 +48,7 @@ def make_worker_grid(grid_id: str, link_prefix: str) -> dag.AgGrid:
         dashGridOptions={
             "animateRows": False,
             "domLayout": "autoHeight",
-            "overlayNoRowsTemplate": "No workers seen yet. Workers appear here when they send "
-                                     "a heartbeat (start them with -E, or leave enable-events on).",
+            "suppressNoRowsOverlay": True,  # the page shows its own empty state
         },
         className="ag-theme-alpine worker-grid",
         style={"width": "100%"},

@@ -9,7 +9,7 @@ from dash import Input, Output, callback, html
 
 from ..components.refresh import INTERVAL
 from ..components.summary import make_summary_cards
-from ..components.worker_table import make_worker_grid
+from ..components.worker_table import NO_WORKERS, make_worker_grid
 from ..frames import dashboard_summary, grid_records, worker_frame
 from ..services import current
 
@@ -17,6 +17,7 @@ dash.register_page(__name__, path="/", name="Dashboard", title="celery-scope", o
 
 SUMMARY = "dashboard-summary"
 WORKER_GRID = "dashboard-workers"
+EMPTY = "dashboard-no-workers"
 RECENT_SECONDS = 300  # the "last 5 minutes" of the summary cards
 
 
@@ -25,15 +26,17 @@ def layout(**_query):
     return html.Div([
         html.Section(make_summary_cards({}), id=SUMMARY, className="cards"),
         html.H2("Workers"),
+        html.P(NO_WORKERS, id=EMPTY, className="empty-state", hidden=True),
         make_worker_grid(WORKER_GRID, prefix),
     ], className="page")
 
 
-@callback(Output(SUMMARY, "children"), Output(WORKER_GRID, "rowData"),
+@callback(Output(SUMMARY, "children"), Output(WORKER_GRID, "rowData"), Output(EMPTY, "hidden"),
           Input(INTERVAL, "n_intervals"))
 def _refresh(_):
     services = current()
     now = time.time()
     workers = worker_frame(services.store.workers(), now)
     recent = services.store.count_states_since(now - RECENT_SECONDS, [states.SUCCESS, states.FAILURE])
-    return make_summary_cards(dashboard_summary(workers, recent)), grid_records(workers)
+    summary = make_summary_cards(dashboard_summary(workers, recent))
+    return summary, grid_records(workers), not workers.empty

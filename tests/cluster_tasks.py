@@ -1,0 +1,37 @@
+"""Tasks run by the real `celery worker -E` processes the integration tests start."""
+import os
+import time
+
+from celery import Celery
+
+app = Celery("cluster", broker=os.environ.get("SCOPE_TEST_BROKER", "memory://"))
+app.conf.task_send_sent_event = True
+app.conf.broker_connection_retry_on_startup = True
+
+
+@app.task(name="cluster.add")
+def add(x, y):
+    return x + y
+
+
+@app.task(name="cluster.echo")
+def echo(value):
+    return value
+
+
+@app.task(name="cluster.fail")
+def fail(reason):
+    raise ValueError(f"failed on purpose: {reason}")
+
+
+@app.task(name="cluster.retry_once", bind=True, max_retries=2)
+def retry_once(self, value):
+    if self.request.retries == 0:
+        raise self.retry(exc=RuntimeError("first attempt fails"), countdown=0.2)
+    return value
+
+
+@app.task(name="cluster.sleep")
+def sleep(seconds):
+    time.sleep(seconds)
+    return seconds

@@ -1,0 +1,61 @@
+import shutil
+
+import pytest
+
+from .helpers import RedisServer, Scope, start_worker, stop_process, wait_until
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "browser" in item.keywords and not shutil.which("chromium"):
+            item.add_marker(pytest.mark.skip(reason="Debian chromium is not installed"))
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def workers(redis_server, tmp_path):
+    """Start real `celery worker -E` processes by name; all stopped at teardown."""
+    started = []
+
+    def start(*names, **options):
+        for name in names:
+            started.append(start_worker(redis_server.url, name, tmp_path, **options))
+        return started
+
+    yield start
+    for process in started:
+        stop_process(process)
+
+
+@pytest.fixture
+def scope(tmp_path):
+    """Start `celery-scope` processes (each with its own port, store, cache); stopped at teardown."""
+    started = []
+
+    def start(broker, *extra, directory=None, **options):
+        instance = Scope(directory or tmp_path, broker, *extra, **options).start()
+        started.append(instance)
+        return instance
+
+    yield start
+    for instance in started:
+        instance.stop()
+
+
+@pytest.fixture
+def cluster_app(redis_server):
+    """A client Celery app for sending tasks to the test workers."""
+    from celery import Celery
+    app = Celery("client", broker=redis_server.url, set_as_current=False)
+    app.conf.task_send_sent_event = True
+    yield app
+    app.close()
+
+
+__all__ = ["wait_until"]

@@ -1,0 +1,156 @@
+"""Real processes for tests: redis-server, celery workers, celery-scope; deadlines, not sleeps."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable, TypeVar
+
+TESTS_DIR = Path(__file__).parent
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], T], timeout: float, what: str, every: float = 0.1) -> T:
+    """Poll `check` until it returns something truthy; fail with `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except Exception as exc:  # not ready yet (connection refused, table missing...)
+            last_error = exc
+        else:
+            if value:
+                return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last error: {last_error})")
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15.0,
+                 signum: int = signal.SIGTERM) -> None:
+    """Stop a process started in its own session, then anything left in its group."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if process.poll() is None:
+        process.wait(5)
+
+
+class RedisServer:
+    def __init__(self, directory: Path, port: int | None = None):
+        self.directory, self.port = directory, port or free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        import redis
+        client = redis.Redis(port=self.port)
+        wait_until(client.ping, 10, "redis-server to answer PING")
+        client.close()
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+
+def start_worker(broker_url: str, name: str, log_dir: Path, concurrency: int = 2,
+                 events: bool = True) -> subprocess.Popen:
+    environment = {**os.environ, "SCOPE_TEST_BROKER": broker_url,
+                   "PYTHONPATH": str(TESTS_DIR) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    command = [sys.executable, "-m", "celery", "-A", "cluster_tasks", "worker", "-n", name,
+               "-c", str(concurrency), "--without-gossip", "--without-mingle", "-l", "INFO"]
+    if events:
+        command.append("-E")
+    log = open(log_dir / f"{name.split('@')[0]}.log", "ab")
+    try:
+        return subprocess.Popen(command, env=environment, cwd=TESTS_DIR, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        log.close()
+
+
+class Scope:
+    """A `celery-scope` process with its own port, store and cache."""
+
+    def __init__(self, directory: Path, broker: str | None, *extra: str,
+                 env: dict[str, str] | None = None):
+        self.directory = directory
+        self.port = free_port()
+        self.store = f"sqlite:///{directory / 'history.db'}"
+        self.cache_dir = str(directory / "cache")
+        self.broker, self.extra = broker, list(extra)
+        self.env = env or {}
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "Scope":
+        command = ["celery-scope", "--port", str(self.port), "--store", self.store,
+                   "--cache-dir", self.cache_dir, "--refresh-interval", "1", *self.extra]
+        if self.broker:
+            command += ["--broker", self.broker]
+        environment = {key: value for key, value in os.environ.items()
+                       if not key.startswith("CELERY_SCOPE_")}
+        log = open(self.directory / "scope.log", "ab")
+        try:
+            self.process = subprocess.Popen(command, env={**environment, **self.env},
+                                            stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        finally:
+            log.close()
+        wait_until(lambda: self.get("/healthcheck") == "OK", timeout, "celery-scope /healthcheck")
+        return self
+
+    def get(self, path: str) -> str:
+        with urllib.request.urlopen(self.url + path, timeout=5) as response:
+            return response.read().decode()
+
+    def status(self) -> dict:
+        from app.store.cache import SnapshotCache
+        cache = SnapshotCache(self.cache_dir)
+        try:
+            return cache.collector_status() or {}
+        finally:
+            cache.close()
+
+    def stop(self, signum: int = signal.SIGTERM) -> int | None:
+        if self.process is None:
+            return None
+        stop_process(self.process, signum=signum)
+        code, self.process = self.process.returncode, None
+        return code
+
+    def log(self) -> str:
+        return (self.directory / "scope.log").read_text(errors="replace")
