@@ -37,6 +37,21 @@ def wait_until(check: Callable[[], T], timeout: float, what: str, every: float =
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last error: {last_error})")
 
 
+def wait_for(fetch: Callable[[], T], accept: Callable[[T], bool], timeout: float, what: str) -> T:
+    """Poll `fetch` until `accept` likes its value; return that value."""
+    found = []
+
+    def check():
+        value = fetch()
+        if accept(value):
+            found.append(value)
+            return True
+        return False
+
+    wait_until(check, timeout, what)
+    return found[-1]
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 15.0,
                  signum: int = signal.SIGTERM) -> None:
     """Stop a process started in its own session, then anything left in its group."""

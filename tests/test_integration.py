@@ -1,0 +1,173 @@
+"""End to end on real parts: redis-server, `celery worker -E` processes, the celery-scope process."""
+import json
+import signal
+import time
+
+import pytest
+import redis
+from celery.events import EventDispatcher
+
+from app.store.history import HistoryStore
+
+from .helpers import Scope, wait_for, wait_until
+
+pytestmark = pytest.mark.integration
+
+WORKERS = ("alpha@test", "beta@test")
+
+
+def final_states(store):
+    with store.engine.connect() as connection:
+        return dict(connection.exec_driver_sql(
+            "SELECT uuid, state FROM tasks WHERE state IN ('SUCCESS', 'FAILURE')").all())
+
+
+def test_tasks_from_real_workers_reach_the_store_and_survive_a_restart(
+        redis_server, workers, scope, cluster_app, tmp_path):
+    workers(*WORKERS)
+    dashboard = scope(redis_server.url)
+    wait_until(lambda: dashboard.status().get("broker_connected"), 20, "collector connected")
+    store = HistoryStore(dashboard.store)
+    wait_until(lambda: {w["hostname"] for w in store.workers()} >= set(WORKERS), 30,
+               "both workers' heartbeats")
+
+    sent = {}
+    for number in range(200):
+        sent[cluster_app.send_task("cluster.add", args=(number, 1)).id] = "add"
+    for number in range(50):
+        sent[cluster_app.send_task("cluster.fail", args=(f"n{number}",)).id] = "fail"
+    for number in range(50):
+        sent[cluster_app.send_task("cluster.retry_once", args=(number,)).id] = "retry"
+
+    states = wait_for(lambda: final_states(store), lambda found: len(found) == len(sent), 90,
+                      f"{len(sent)} tasks in a final state")
+    rows = store.load_tasks(list(sent))
+    for uuid, kind in sent.items():
+        row = rows[uuid]
+        assert states[uuid] == ("FAILURE" if kind == "fail" else "SUCCESS"), row
+        assert row["worker"] in WORKERS
+        # Celery stamps task-sent just after publishing, so a fast worker may receive first.
+        assert row["sent"] <= row["received"] + 0.5 and row["received"] <= row["started"]
+        if kind == "fail":
+            assert "failed on purpose" in row["exception"] and "Traceback" in row["traceback"]
+            assert row["failed"] >= row["started"]
+        else:
+            assert row["succeeded"] >= row["started"] and row["runtime"] >= 0
+        if kind == "retry":
+            assert row["retries"] == 1 and row["retried"] is not None
+            assert "first attempt fails" in row["exception"]
+    assert rows[next(iter(sent))]["name"] == "cluster.add"
+    assert rows[next(iter(sent))]["queue"] == "celery"
+
+    totals = {w["hostname"]: w for w in store.workers()}
+    assert sum(totals[name]["succeeded"] for name in WORKERS) == 250
+    assert sum(totals[name]["failed"] for name in WORKERS) == 50
+    assert sum(totals[name]["retried"] for name in WORKERS) == 50
+
+    assert dashboard.stop() == 0  # clean exit on SIGTERM
+    restarted = Scope(tmp_path, redis_server.url)
+    restarted.port = dashboard.port
+    restarted.start()
+    try:
+        assert len(final_states(store)) == len(sent)
+        after = cluster_app.send_task("cluster.add", args=(2, 2)).id
+        wait_until(lambda: (store.task(after) or {}).get("state") == "SUCCESS", 30,
+                   "a task sent after the restart")
+        assert sum(w["succeeded"] for w in store.workers()) == 251
+    finally:
+        restarted.stop()
+    store.close()
+
+
+def publish_raw(redis_url, routing_key, payload):
+    client = redis.Redis.from_url(redis_url)
+    client.publish(f"/0.celeryev/{routing_key}", payload)
+    client.close()
+
+
+def test_malformed_events_are_counted_and_ingestion_goes_on(redis_server, scope, cluster_app):
+    dashboard = scope(redis_server.url, "--no-enable-events")
+    wait_until(lambda: dashboard.status().get("broker_connected"), 20, "collector connected")
+    publish_raw(redis_server.url, "task.multi", b"\x00 not json at all")
+    bad_event = json.dumps({"body": json.dumps({"type": "task-received", "timestamp": 1}),
+                            "content-type": "application/json", "properties": {}})
+    publish_raw(redis_server.url, "task.received", bad_event)
+    with cluster_app.connection_for_write() as connection:
+        dispatcher = EventDispatcher(connection, hostname="fake@test")
+        dispatcher.send("task-received", uuid="after-garbage", name="x.y", args="()", kwargs="{}")
+        dispatcher.close()
+    store = HistoryStore(dashboard.store)
+    wait_until(lambda: store.task("after-garbage"), 20, "the good event after the bad ones")
+    status = wait_for(dashboard.status, lambda found: found.get("malformed") == 2, 10,
+                      "malformed count in the status")
+    assert "task uuid" in status["last_malformed"]
+    assert dashboard.process.poll() is None
+    store.close()
+
+
+def test_broker_outage_is_reported_and_ingestion_resumes(redis_server, scope, cluster_app):
+    dashboard = scope(redis_server.url, "--no-enable-events")
+    wait_until(lambda: dashboard.status().get("broker_connected"), 20, "collector connected")
+    store = HistoryStore(dashboard.store)
+    with cluster_app.connection_for_write() as connection:
+        EventDispatcher(connection, hostname="w@test").send("task-received", uuid="before",
+                                                            name="x.y")
+    wait_until(lambda: store.task("before"), 20, "the event before the outage")
+
+    redis_server.stop()
+    status = wait_for(dashboard.status, lambda found: not found.get("broker_connected"), 20,
+                      "the collector to notice the outage")
+    assert status["broker_error"]
+    assert dashboard.get("/healthcheck") == "OK"  # the web side keeps serving
+
+    redis_server.start()
+    wait_until(lambda: dashboard.status().get("broker_connected"), 60, "reconnection")
+    cluster_app.pool.force_close_all()
+    with cluster_app.connection_for_write() as connection:
+        EventDispatcher(connection, hostname="w@test").send("task-received", uuid="after",
+                                                            name="x.y")
+    wait_until(lambda: store.task("after"), 20, "the event after the outage")
+    assert store.task("before")["name"] == "x.y"
+    store.close()
+
+
+def test_sigkill_loses_at_most_the_last_second(redis_server, scope, cluster_app, tmp_path):
+    """Kill -9 mid-stream: every task published over a second before the kill is in the store."""
+    dashboard = scope(redis_server.url, "--no-enable-events")
+    wait_until(lambda: dashboard.status().get("broker_connected"), 20, "collector connected")
+    published = []  # (uuid, time its last event was flushed to the broker)
+    with cluster_app.connection_for_write() as connection:
+        dispatcher = EventDispatcher(connection, hostname="w@test", buffer_group=["task"],
+                                     buffer_limit=24)
+        killed_at = None
+        deadline = time.monotonic() + 4.0
+        number = 0
+        while time.monotonic() < deadline:
+            uuid = f"kill-{number}"
+            dispatcher.send("task-received", uuid=uuid, name="x.y")
+            dispatcher.send("task-succeeded", uuid=uuid, runtime=0.01)
+            dispatcher.flush()
+            published.append((uuid, time.monotonic()))
+            number += 1
+            if killed_at is None and time.monotonic() > deadline - 2.0:
+                dashboard.process.send_signal(signal.SIGKILL)
+                killed_at = time.monotonic()
+            time.sleep(0.002)
+    dashboard.stop()
+    store = HistoryStore(dashboard.store)
+    stored = final_states(store)
+    must_have = [uuid for uuid, at in published if at < killed_at - 1.0]
+    assert len(must_have) > 100
+    missing = [uuid for uuid in must_have if uuid not in stored]
+    assert not missing, f"{len(missing)} tasks published >1 s before the kill are missing"
+
+    restarted = Scope(tmp_path, redis_server.url, "--no-enable-events").start()
+    try:
+        wait_until(lambda: restarted.status().get("broker_connected"), 20, "reconnected")
+        with cluster_app.connection_for_write() as connection:
+            EventDispatcher(connection, hostname="w@test").send("task-succeeded", uuid="resumed")
+        wait_until(lambda: store.task("resumed"), 20, "ingestion after the restart")
+        assert len(final_states(store)) >= len(stored)
+    finally:
+        restarted.stop()
+        store.close()
