@@ -245,8 +245,7 @@ def start_redis(workdir: Path, port: int) -> subprocess.Popen:
     server = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--daemonize", "no"],
-        cwd=workdir, stdout=open(workdir / "redis.log", "wb"), stderr=subprocess.STDOUT,
-        start_new_session=True)  # Ctrl-C reaches only us; we stop it in order
+        cwd=workdir, stdout=open(workdir / "redis.log", "wb"), stderr=subprocess.STDOUT)
     client = redis.Redis(port=port)
     deadline = time.monotonic() + 10
     while True:
@@ -264,8 +263,7 @@ def start_collector(workdir: Path, broker: str, pin: list[str]) -> subprocess.Po
     return subprocess.Popen(
         [*pin, command, "collect", "--broker", broker, "--store", f"sqlite:///{workdir}/h.db",
          "--cache-dir", str(workdir / "cache"), "--no-enable-events"],
-        stdout=open(workdir / "collector.log", "wb"), stderr=subprocess.STDOUT,
-        start_new_session=True)
+        stdout=open(workdir / "collector.log", "wb"), stderr=subprocess.STDOUT)
 
 
 def stop(process: subprocess.Popen, grace: float = 10.0) -> None:
@@ -460,8 +458,13 @@ def cpu_pins() -> list[str]:
     return ["taskset", "-c", str(COLLECTOR_CPU)]
 
 
+def _exit_on_sigterm(_signum, _frame) -> None:
+    raise SystemExit("terminated")  # unwinds through main's finally: nothing is left running
+
+
 def main() -> None:
     args = parse_args()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     pin = cpu_pins()
     with tempfile.TemporaryDirectory(prefix="scope-bench-") as tmp:
         workdir, port = Path(tmp), free_port()

@@ -19,6 +19,8 @@ from .status import CollectorStatus
 
 log = logging.getLogger(__name__)
 
+DEMO_LABEL = "the built-in demo cluster"
+
 
 def make_celery_app(broker_url: str, transport_options: dict | None = None) -> Celery:
     """A client-only Celery app for a broker URL (no tasks of its own)."""
@@ -44,7 +46,8 @@ class Collector:
     def __init__(self, celery_app: Celery, store: HistoryStore, cache: SnapshotCache,
                  settings: Settings):
         self.app, self.settings = celery_app, settings
-        self.status = CollectorStatus(cache, safe_broker_url(celery_app))
+        label = DEMO_LABEL if settings.demo else safe_broker_url(celery_app)
+        self.status = CollectorStatus(cache, label)
         broker_url = celery_app.conf.broker_url
         options = dict(celery_app.conf.broker_transport_options or {})
         if redis_fast_path_possible(broker_url, options):
