@@ -171,3 +171,58 @@ def test_sigkill_loses_at_most_the_last_second(redis_server, scope, cluster_app,
     finally:
         restarted.stop()
         store.close()
+
+
+def test_inspector_snapshots_every_method_for_every_worker(redis_server, workers, tmp_path):
+    from app.collector.inspector import METHODS, Inspector
+    from app.collector.service import make_celery_app
+    from app.store.cache import SnapshotCache
+
+    workers(*WORKERS)
+    celery_app = make_celery_app(redis_server.url)
+    cache = SnapshotCache(str(tmp_path / "cache"))
+    inspector = Inspector(celery_app, cache, timeout=1.0)
+    try:
+        wait_until(lambda: set(inspector.refresh().get("stats", {})) == set(WORKERS), 30,
+                   "both workers answering stats")
+        started = time.monotonic()
+        results = inspector.refresh()
+        elapsed = time.monotonic() - started
+        assert elapsed < 2.5, "the methods run concurrently: one round is about one timeout"
+        assert set(results) == set(METHODS)
+        for name in WORKERS:
+            snapshot = cache.worker_snapshot(name)
+            assert set(snapshot) == set(METHODS)
+            assert snapshot["stats"]["reply"]["pool"]["max-concurrency"] == 2
+            assert "cluster.add" in snapshot["registered"]["reply"]
+            assert snapshot["active_queues"]["reply"][0]["name"] == "celery"
+            assert snapshot["stats"]["at"] >= started
+        assert set(cache.inspected_workers()) == set(WORKERS)
+
+        one = inspector.refresh(WORKERS[0])
+        assert set(one["stats"]) == {WORKERS[0]}
+    finally:
+        inspector.close()
+        cache.close()
+        celery_app.close()
+
+
+def test_inspector_on_demand_round_through_the_cache(redis_server, workers, scope):
+    workers(WORKERS[0])
+    dashboard = scope(redis_server.url, "--inspect-interval", "3600")
+    from app.store.cache import SnapshotCache
+    cache = SnapshotCache(dashboard.cache_dir)
+    try:
+        wait_until(lambda: HistoryStore(dashboard.store).workers(), 30, "the worker's heartbeat")
+        def requested_round():
+            cache.request_inspection(WORKERS[0])
+            return wait_for(lambda: cache.worker_snapshot(WORKERS[0]).get("stats"),
+                            lambda stats: stats and stats["at"] > asked, 5, "an on-demand round")
+
+        asked = time.time()
+        first = wait_until(requested_round, 30, "a first on-demand round")
+        asked = time.time()
+        second = requested_round()  # long before the hourly round
+        assert second["at"] > first["at"]
+    finally:
+        cache.close()
