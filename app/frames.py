@@ -1,7 +1,8 @@
 """Pure functions turning store rows into the DataFrames pages show. No Dash, no Celery."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 

@@ -20,7 +20,7 @@ class Services:
     cache: SnapshotCache
 
     @classmethod
-    def open(cls, settings: Settings) -> "Services":
+    def open(cls, settings: Settings) -> Services:
         return cls(settings, HistoryStore(settings.store), SnapshotCache(settings.cache_dir))
 
     def close(self) -> None:

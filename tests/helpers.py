@@ -8,8 +8,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 TESTS_DIR = Path(__file__).parent
 T = TypeVar("T")
@@ -28,7 +29,7 @@ def wait_until(check: Callable[[], T], timeout: float, what: str, every: float =
     while time.monotonic() < deadline:
         try:
             value = check()
-        except Exception as exc:  # not ready yet (connection refused, table missing...)
+        except Exception as exc:  # noqa: BLE001 — not ready yet (connection refused, table missing...)
             last_error = exc
         else:
             if value:
@@ -81,7 +82,7 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--daemonize", "no", "--dir", str(self.directory)],
@@ -106,12 +107,9 @@ def start_worker(broker_url: str, name: str, log_dir: Path, concurrency: int = 2
                "-c", str(concurrency), "--without-gossip", "--without-mingle", "-l", "INFO"]
     if events:
         command.append("-E")
-    log = open(log_dir / f"{name.split('@')[0]}.log", "ab")
-    try:
+    with open(log_dir / f"{name.split('@')[0]}.log", "ab") as log:
         return subprocess.Popen(command, env=environment, cwd=TESTS_DIR, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
-    finally:
-        log.close()
 
 
 class Scope:
@@ -131,20 +129,17 @@ class Scope:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "Scope":
+    def start(self, timeout: float = 30.0) -> Scope:
         command = ["celery-scope", "--port", str(self.port), "--store", self.store,
                    "--cache-dir", self.cache_dir, "--refresh-interval", "1", *self.extra]
         if self.broker:
             command += ["--broker", self.broker]
         environment = {key: value for key, value in os.environ.items()
                        if not key.startswith("CELERY_SCOPE_")}
-        log = open(self.directory / "scope.log", "ab")
-        try:
+        with open(self.directory / "scope.log", "ab") as log:
             self.process = subprocess.Popen(command, env={**environment, **self.env},
                                             stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
-        finally:
-            log.close()
         wait_until(lambda: self.get("/healthcheck") == "OK", timeout, "celery-scope /healthcheck")
         return self
 

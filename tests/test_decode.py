@@ -29,7 +29,8 @@ def test_unwraps_a_base64_envelope_holding_a_list_of_events():
 
 def test_plain_body_encoding_and_already_decoded_bodies():
     assert unwrap_envelope(envelope(HEARTBEAT, encoding=None)) == HEARTBEAT
-    assert list(iter_events(dict(HEARTBEAT)))[0]["hostname"] == "w@h"
+    (event,) = iter_events(dict(HEARTBEAT))
+    assert event["hostname"] == "w@h"
 
 
 @pytest.mark.parametrize("raw, reason", [

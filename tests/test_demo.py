@@ -6,7 +6,7 @@ import pytest
 
 from app.store.history import HistoryStore
 
-from .helpers import Scope, wait_for, wait_until
+from .helpers import Scope, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,13 @@ import random
 
 import pytest
 
-from app.store.merge import (apply_task_event, apply_worker_event, new_task_row, new_worker_row,
-                             takes_state)
+from app.store.merge import (
+    apply_task_event,
+    apply_worker_event,
+    new_task_row,
+    new_worker_row,
+    takes_state,
+)
 
 UUID = "6f1c2a8e-0000-4000-8000-000000000001"
 

@@ -66,15 +66,14 @@ class DemoCluster:
         log.info("demo: embedded filesystem broker in %s", self.state_dir)
         environment = {**os.environ, STATE_DIR_ENV: str(self.state_dir)}
         for name in self.worker_names:
-            log_file = open(self.state_dir / f"{name}.log", "wb")
-            self._workers.append(subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "app.collector.demo_tasks", "worker", "-E",
-                 "-n", f"{name}@%h", "-c", str(self.concurrency), "--without-gossip",
-                 "--without-mingle", "-l", "WARNING"],
-                env=environment, stdout=log_file, stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches us, and we stop the workers in order
-            ))
-            log_file.close()
+            with open(self.state_dir / f"{name}.log", "wb") as log_file:
+                self._workers.append(subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "app.collector.demo_tasks", "worker",
+                     "-E", "-n", f"{name}@%h", "-c", str(self.concurrency), "--without-gossip",
+                     "--without-mingle", "-l", "WARNING"],
+                    env=environment, stdout=log_file, stderr=subprocess.STDOUT,
+                    start_new_session=True,  # Ctrl-C reaches us, and we stop the workers in order
+                ))
         log.info("demo: started workers %s (celery worker -E, %d processes each)",
                  ", ".join(self.worker_names), self.concurrency)
         self._generator.start()
@@ -97,7 +96,7 @@ class DemoCluster:
         while not self._stop.wait(random.uniform(*SEND_EVERY)):
             try:
                 random.choices(choices, weights)[0][1]()
-            except Exception as exc:  # keep generating: one failed send is not fatal
+            except Exception as exc:  # noqa: BLE001 — keep generating: one failed send is not fatal
                 log.warning("demo: could not send a task: %s", exc)
 
     def stop(self) -> None:

@@ -108,7 +108,7 @@ class EventCollector:
         while True:
             try:
                 self.store.write(task_rows, worker_rows, samples)
-            except Exception as exc:  # any database error: keep the rows and try again
+            except Exception as exc:  # noqa: BLE001 — any database error: keep the rows and try again
                 log.warning("writing %d tasks to the store failed: %s", len(task_rows), exc)
                 self.status.store_failed(exc)
                 if self._stop.is_set():

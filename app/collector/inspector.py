@@ -51,7 +51,7 @@ class Inspector:
         for method, future in futures.items():
             try:
                 replies = future.result()
-            except Exception as exc:  # broker gone, or a worker sent garbage
+            except Exception as exc:  # noqa: BLE001 — broker gone, or a worker sent garbage
                 errors.append(exc)
                 continue
             self.cache.merge_inspection(method, replies, time.time())
@@ -85,7 +85,7 @@ class InspectorPoller:
                 hostname = request.get("hostname") if request else None
                 try:
                     self.inspector.refresh(hostname)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 — the poller must outlive any round
                     log.warning("Inspector round failed: %s", exc)
                 if hostname is None:
                     next_round = time.monotonic() + self.interval

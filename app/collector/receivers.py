@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import redis
@@ -75,7 +76,7 @@ class RedisEventReceiver:
                     message = pubsub.get_message(timeout=POLL_SECONDS)
                     if message is not None:
                         push(message["data"])
-            except Exception as exc:  # RedisError, OSError or anything unforeseen: reconnect
+            except Exception as exc:  # noqa: BLE001 — RedisError, OSError or anything unforeseen: reconnect
                 status.disconnected(exc)
                 stop.wait(backoff.next())
             finally:
@@ -124,7 +125,7 @@ class KombuEventReceiver:
                     pass
             except ValueError as exc:  # a message the transport itself cannot parse
                 status.unreadable(exc)
-            except Exception as exc:  # connection, channel or transport error: reconnect
+            except Exception as exc:  # noqa: BLE001 — connection, channel or transport error: reconnect
                 status.disconnected(exc)
                 stop.wait(backoff.next())
             finally:

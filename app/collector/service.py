@@ -67,7 +67,7 @@ class Collector:
     def _enable_events(self) -> None:
         try:
             self.app.control.enable_events()
-        except Exception as exc:  # broker down at start: the receiver reports it already
+        except Exception as exc:  # noqa: BLE001 — broker down at start: the receiver reports it already
             log.warning("could not ask workers to enable events: %s", exc)
 
     def stop(self) -> None:

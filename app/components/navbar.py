@@ -1,7 +1,7 @@
 """The top bar: product name, one link per registered page, the refresh controls."""
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from dash import dcc, html
 

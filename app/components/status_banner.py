@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dash import Input, Output, callback, html
 
@@ -27,14 +28,17 @@ def describe_status(status: Mapping[str, Any] | None, now: float) -> tuple[str, 
                 "warn")
     if not status.get("broker_connected"):
         error = status.get("broker_error") or "connecting"
-        return (f"Broker {status.get('broker')} unreachable ({error}). Retrying; the history "
-                "already collected is kept.", "error")
+        message = (f"Broker {status.get('broker')} unreachable ({error}). Retrying; the history "
+                   "already collected is kept.")
+        return message, "error"
     if status.get("store_error"):
         return f"The history store cannot be written ({status['store_error']}). Retrying.", "error"
     parts = [f"Connected to {status.get('broker')}", f"{status.get('events', 0):,} events"]
     if status.get("malformed"):
-        parts.append(f"{status['malformed']:,} malformed events skipped "
-                     f"(last: {status.get('last_malformed')})")
+        parts.append(
+            f"{status['malformed']:,} malformed events skipped "
+            f"(last: {status.get('last_malformed')})"
+        )
         return " · ".join(parts), "warn"
     return " · ".join(parts), "ok"
 

@@ -1,7 +1,7 @@
 """Headline number cards."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from dash import html
 

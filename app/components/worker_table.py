@@ -4,29 +4,33 @@ from __future__ import annotations
 import dash_ag_grid as dag
 
 # Epoch seconds shown in the browser's time zone.
-_TIME = {"function": "params.value == null ? '' : d3.timeFormat('%Y-%m-%d %H:%M:%S')(params.value * 1000)"}
+_TIME = {"function": "params.value == null ? '' : "
+                     "d3.timeFormat('%Y-%m-%d %H:%M:%S')(params.value * 1000)"}
 _AGE = {"function": "params.value == null ? '' : d3.format('.0f')(params.value) + ' s ago'"}
 _LOAD = {"function": "params.value == null ? '' : d3.format('.2f')(params.value)"}
 
+
+def _numeric(field: str, header: str, min_width: int = 90, **extra) -> dict:
+    return {"field": field, "headerName": header, "type": "numericColumn",
+            "minWidth": min_width, "flex": 1, **extra}
+
+
 COLUMN_DEFS = [
-    {"field": "hostname", "headerName": "Worker", "cellRenderer": "WorkerLink", "minWidth": 200,
-     "flex": 3},
-    {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "minWidth": 100, "flex": 1},
-    {"field": "active", "headerName": "Active", "type": "numericColumn", "minWidth": 90, "flex": 1},
-    {"field": "processed", "headerName": "Processed", "type": "numericColumn", "minWidth": 110, "flex": 1},
-    {"field": "succeeded", "headerName": "Succeeded", "type": "numericColumn", "minWidth": 110, "flex": 1},
-    {"field": "failed", "headerName": "Failed", "type": "numericColumn", "minWidth": 90, "flex": 1},
-    {"field": "retried", "headerName": "Retried", "type": "numericColumn", "minWidth": 90, "flex": 1},
-    {"field": "load1", "headerName": "Load 1m", "headerTooltip": "Load average over 1 minute", "type": "numericColumn", "minWidth": 90, "flex": 1,
-     "valueFormatter": _LOAD},
-    {"field": "load5", "headerName": "Load 5m", "type": "numericColumn", "minWidth": 90, "flex": 1,
-     "valueFormatter": _LOAD},
-    {"field": "load15", "headerName": "Load 15m", "type": "numericColumn", "minWidth": 95, "flex": 1,
-     "valueFormatter": _LOAD},
+    {"field": "hostname", "headerName": "Worker", "cellRenderer": "WorkerLink",
+     "minWidth": 200, "flex": 3},
+    {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge",
+     "minWidth": 100, "flex": 1},
+    _numeric("active", "Active", headerTooltip="Tasks running now (from the last heartbeat)"),
+    _numeric("processed", "Processed", 110, headerTooltip="Tasks the worker process has run"),
+    _numeric("succeeded", "Succeeded", 110),
+    _numeric("failed", "Failed"),
+    _numeric("retried", "Retried"),
+    _numeric("load1", "Load 1m", valueFormatter=_LOAD),
+    _numeric("load5", "Load 5m", valueFormatter=_LOAD),
+    _numeric("load15", "Load 15m", 95, valueFormatter=_LOAD),
     {"field": "last_heartbeat", "headerName": "Last heartbeat", "valueFormatter": _TIME,
      "minWidth": 170, "flex": 2},
-    {"field": "heartbeat_age", "headerName": "Age", "valueFormatter": _AGE, "minWidth": 90, "flex": 1,
-     "type": "numericColumn"},
+    _numeric("heartbeat_age", "Age", valueFormatter=_AGE),
     {"field": "software", "headerName": "Software", "minWidth": 140, "flex": 1},
 ]
 

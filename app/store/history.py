@@ -5,8 +5,9 @@ Python (see merge.py) and writes them back in one transaction. Pages and the API
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
