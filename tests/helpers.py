@@ -116,8 +116,8 @@ class Scope:
     """A `celery-scope` process with its own port, store and cache."""
 
     def __init__(self, directory: Path, broker: str | None, *extra: str,
-                 env: dict[str, str] | None = None):
-        self.directory = directory
+                 env: dict[str, str] | None = None, command: tuple[str, ...] = ("celery-scope",)):
+        self.directory, self.command = directory, list(command)
         self.port = free_port()
         self.store = f"sqlite:///{directory / 'history.db'}"
         self.cache_dir = str(directory / "cache")
@@ -130,7 +130,7 @@ class Scope:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> Scope:
-        command = ["celery-scope", "--port", str(self.port), "--store", self.store,
+        command = [*self.command, "--port", str(self.port), "--store", self.store,
                    "--cache-dir", self.cache_dir, "--refresh-interval", "1", *self.extra]
         if self.broker:
             command += ["--broker", self.broker]
@@ -138,9 +138,12 @@ class Scope:
                        if not key.startswith("CELERY_SCOPE_")}
         with open(self.directory / "scope.log", "ab") as log:
             self.process = subprocess.Popen(command, env={**environment, **self.env},
-                                            stdout=log, stderr=subprocess.STDOUT,
+                                            cwd=TESTS_DIR, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
-        wait_until(lambda: self.get("/healthcheck") == "OK", timeout, "celery-scope /healthcheck")
+        if "collect" in self.command:  # no web server: ready once the collector reports
+            wait_until(lambda: self.status().get("broker_connected"), timeout, "collector status")
+        else:
+            wait_until(lambda: self.get("/healthcheck") == "OK", timeout, "/healthcheck")
         return self
 
     def get(self, path: str) -> str:

@@ -1,5 +1,6 @@
 """End to end on real parts: redis-server, `celery worker -E` processes, the celery-scope process."""
 import json
+import sys
 import signal
 import time
 
@@ -226,3 +227,38 @@ def test_inspector_on_demand_round_through_the_cache(redis_server, workers, scop
         assert second["at"] > first["at"]
     finally:
         cache.close()
+
+
+def test_celery_subcommand_uses_the_apps_broker(redis_server, workers, tmp_path):
+    """`celery -A proj scope`: no --broker; the broker comes from the Celery app."""
+    workers(WORKERS[0])
+    command = (sys.executable, "-m", "celery", "-A", "cluster_tasks", "scope")
+    dashboard = Scope(tmp_path, None, command=command,
+                      env={"SCOPE_TEST_BROKER": redis_server.url}).start()
+    try:
+        status = wait_for(dashboard.status, lambda found: found.get("broker_connected"), 20,
+                          "collector connected")
+        assert status["broker"] == redis_server.url
+        store = HistoryStore(dashboard.store)
+        wait_until(lambda: [w for w in store.workers() if w["hostname"] == WORKERS[0]], 30,
+                   "the app's worker in the store")
+        store.close()
+    finally:
+        dashboard.stop()
+
+
+def test_collect_command_runs_the_collector_alone(redis_server, cluster_app, tmp_path):
+    """The scale-out shape: `celery-scope collect` writes the store; no web server."""
+    collector = Scope(tmp_path, redis_server.url, "--no-enable-events",
+                      command=("celery-scope", "collect")).start()
+    try:
+        with cluster_app.connection_for_write() as connection:
+            EventDispatcher(connection, hostname="w@test").send("task-succeeded", uuid="c1",
+                                                                runtime=0.1)
+        store = HistoryStore(collector.store)
+        wait_until(lambda: store.task("c1"), 20, "the event in the store")
+        store.close()
+        with pytest.raises(OSError):
+            collector.get("/healthcheck")
+    finally:
+        assert collector.stop() == 0
