@@ -1,7 +1,7 @@
 """End to end on real parts: redis-server, `celery worker -E` processes, the celery-scope process."""
 import json
-import sys
 import signal
+import sys
 import time
 
 import pytest
