@@ -6,6 +6,8 @@ from celery import Celery
 
 app = Celery("cluster", broker=os.environ.get("SCOPE_TEST_BROKER", "memory://"))
 app.conf.task_send_sent_event = True
+app.conf.result_backend = os.environ.get("SCOPE_TEST_BROKER", "cache+memory://")
+app.conf.worker_pool_restarts = True
 app.conf.broker_connection_retry_on_startup = True
 
 

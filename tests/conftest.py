@@ -54,6 +54,7 @@ def cluster_app(redis_server):
     from celery import Celery
     app = Celery("client", broker=redis_server.url, set_as_current=False)
     app.conf.task_send_sent_event = True
+    app.conf.result_backend = redis_server.url
     yield app
     app.close()
 

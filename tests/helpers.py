@@ -100,11 +100,12 @@ class RedisServer:
 
 
 def start_worker(broker_url: str, name: str, log_dir: Path, concurrency: int = 2,
-                 events: bool = True) -> subprocess.Popen:
+                 events: bool = True, options: tuple[str, ...] = ()) -> subprocess.Popen:
     environment = {**os.environ, "SCOPE_TEST_BROKER": broker_url,
                    "PYTHONPATH": str(TESTS_DIR) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     command = [sys.executable, "-m", "celery", "-A", "cluster_tasks", "worker", "-n", name,
-               "-c", str(concurrency), "--without-gossip", "--without-mingle", "-l", "INFO"]
+               "-c", str(concurrency), "--without-gossip", "--without-mingle", "-l", "INFO",
+               *options]
     if events:
         command.append("-E")
     with open(log_dir / f"{name.split('@')[0]}.log", "ab") as log:

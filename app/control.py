@@ -1,0 +1,200 @@
+"""Remote control of workers and tasks: thin functions over `app.control`, usable without Dash.
+
+Each action refuses an unknown worker before anything is broadcast, sends to the named
+worker with `reply=True` and the configured timeout (returning as soon as every addressed
+worker has answered), and flattens the replies into a ControlResult: per worker ok or the
+worker's error, plus the workers that did not answer in time. A broker that cannot be
+reached raises BrokerUnavailable, once, instead of a traceback.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery import Celery
+
+log = logging.getLogger(__name__)
+
+
+class ControlError(Exception):
+    """An action that could not be attempted; the message is meant for the user."""
+
+
+class UnknownWorker(ControlError):
+    def __init__(self, worker: str):
+        super().__init__(f"unknown worker {worker!r}: it has never reported to this dashboard")
+        self.worker = worker
+
+
+class BrokerUnavailable(ControlError):
+    """The broker could not be reached to send the command."""
+
+
+@dataclass(frozen=True)
+class WorkerReply:
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    action: str
+    replies: dict[str, WorkerReply] = field(default_factory=dict)
+    no_reply: tuple[str, ...] = ()  # addressed workers that did not answer within the timeout
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.replies) and not self.no_reply and all(
+            reply.ok for reply in self.replies.values())
+
+    def summary(self) -> str:
+        """One line per worker, for a page or a log."""
+        lines = [f"{worker}: {'ok' if reply.ok else 'error'}: {reply.message}"
+                 for worker, reply in sorted(self.replies.items())]
+        lines += [f"{worker}: no reply (timed out)" for worker in self.no_reply]
+        return "\n".join(lines) or f"{self.action}: no worker replied"
+
+
+def flatten_replies(action: str, replies: Iterable[dict[str, Any]] | None,
+                    addressed: Iterable[str] = ()) -> ControlResult:
+    """Turn Celery's `[{hostname: {"ok": ...} | {"error": ...}}]` into a ControlResult."""
+    flat: dict[str, WorkerReply] = {}
+    for reply in replies or ():
+        for worker, body in reply.items():
+            if isinstance(body, dict) and "error" in body:
+                flat[worker] = WorkerReply(False, str(body["error"]))
+            elif isinstance(body, dict) and "ok" in body:
+                flat[worker] = WorkerReply(True, str(body["ok"]))
+            else:
+                flat[worker] = WorkerReply(True, str(body))
+    missing = tuple(sorted(set(addressed) - set(flat)))
+    return ControlResult(action, flat, missing)
+
+
+class Control:
+    """Worker and task actions for one Celery app.
+
+    `known_workers` returns the hostnames this dashboard has seen (from the store); a name
+    outside it is refused before anything is sent.
+    """
+
+    def __init__(self, celery_app: Celery, known_workers: Callable[[], Iterable[str]],
+                 timeout: float = 1.0):
+        self.app, self.known_workers, self.timeout = celery_app, known_workers, timeout
+
+    # -- the one gate for blocking broker calls ---------------------------------------
+
+    def _send(self, command: str, arguments: dict[str, Any], destination: list[str] | None,
+              reply: bool = True) -> list[dict[str, Any]] | None:
+        started = time.monotonic()
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=self.timeout)
+                result = self.app.control.broadcast(
+                    command, arguments, destination=destination, connection=connection,
+                    reply=reply, timeout=self.timeout,
+                    limit=len(destination) if destination and reply else None)
+        except ControlError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — every transport has its own error types
+            log.warning("%s to %s failed: %s", command, destination or "all workers", exc)
+            raise BrokerUnavailable(f"broker unreachable: {type(exc).__name__}: {exc}") from None
+        log.info("%s to %s took %.0f ms", command, destination or "all workers",
+                 (time.monotonic() - started) * 1000)
+        return result
+
+    def _check(self, worker: str) -> list[str]:
+        if worker not in set(self.known_workers()):
+            raise UnknownWorker(worker)
+        return [worker]
+
+    def _to_worker(self, action: str, worker: str, arguments: dict[str, Any]) -> ControlResult:
+        destination = self._check(worker)
+        return flatten_replies(action, self._send(action, arguments, destination), destination)
+
+    # -- workers ------------------------------------------------------------------------
+
+    def worker_shutdown(self, worker: str) -> ControlResult:
+        """Celery workers do not reply to shutdown: the result says it was sent."""
+        destination = self._check(worker)
+        self._send("shutdown", {}, destination, reply=False)
+        return ControlResult("shutdown", {worker: WorkerReply(True, "shutdown requested")})
+
+    def worker_pool_restart(self, worker: str) -> ControlResult:
+        return self._to_worker("pool_restart", worker,
+                               {"modules": None, "reload": False, "reloader": None})
+
+    def worker_pool_grow(self, worker: str, n: int = 1) -> ControlResult:
+        return self._to_worker("pool_grow", worker, {"n": _positive_int("n", n)})
+
+    def worker_pool_shrink(self, worker: str, n: int = 1) -> ControlResult:
+        return self._to_worker("pool_shrink", worker, {"n": _positive_int("n", n)})
+
+    def worker_pool_autoscale(self, worker: str, min: int, max: int) -> ControlResult:
+        low, high = _positive_int("min", min, zero=True), _positive_int("max", max)
+        if low > high:
+            raise ControlError(f"autoscale min ({low}) must not exceed max ({high})")
+        return self._to_worker("autoscale", worker, {"min": low, "max": high})
+
+    def worker_queue_add_consumer(self, worker: str, queue: str, exchange: str | None = None,
+                                  exchange_type: str | None = None,
+                                  routing_key: str | None = None) -> ControlResult:
+        return self._to_worker("add_consumer", worker, {
+            "queue": _name("queue", queue), "exchange": exchange,
+            "exchange_type": exchange_type, "routing_key": routing_key})
+
+    def worker_queue_cancel_consumer(self, worker: str, queue: str) -> ControlResult:
+        return self._to_worker("cancel_consumer", worker, {"queue": _name("queue", queue)})
+
+    def get_active_queue_names(self) -> list[str]:
+        """Names of the queues any worker consumes from, asked live."""
+        replies = self._send("active_queues", {}, None) or []
+        return sorted({queue["name"] for reply in replies for queues in reply.values()
+                       if isinstance(queues, list) for queue in queues})
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def task_revoke(self, task_id: str, terminate: bool = False,
+                    signal: str = "SIGTERM") -> ControlResult:
+        """Broadcast to every worker: whichever holds or will receive the task drops it."""
+        arguments = {"task_id": _name("task id", task_id), "terminate": bool(terminate),
+                     "signal": signal}
+        return flatten_replies("revoke", self._send("revoke", arguments, None))
+
+    def task_terminate(self, task_id: str, signal: str = "SIGTERM") -> ControlResult:
+        return self.task_revoke(task_id, terminate=True, signal=signal)
+
+    def task_rate_limit(self, task_name: str, rate: str,
+                        workername: str | None = None) -> ControlResult:
+        arguments = {"task_name": _name("task name", task_name), "rate_limit": rate}
+        return self._to_some("rate_limit", workername, arguments)
+
+    def task_time_limit(self, task_name: str, soft: float | None = None,
+                        hard: float | None = None, workername: str | None = None) -> ControlResult:
+        arguments = {"task_name": _name("task name", task_name), "soft": soft, "hard": hard}
+        return self._to_some("time_limit", workername, arguments)
+
+    def _to_some(self, action: str, workername: str | None,
+                 arguments: dict[str, Any]) -> ControlResult:
+        if workername:
+            return self._to_worker(action, workername, arguments)
+        return flatten_replies(action, self._send(action, arguments, None))
+
+
+def _positive_int(label: str, value: Any, zero: bool = False) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ControlError(f"{label} must be a whole number, got {value!r}") from None
+    if number < (0 if zero else 1):
+        raise ControlError(f"{label} must be {'0 or more' if zero else 'at least 1'}, got {number}")
+    return number
+
+
+def _name(label: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ControlError(f"a {label} is required")
+    return value.strip()
