@@ -65,3 +65,11 @@ def dashboard_summary(workers: pd.DataFrame, recent_states: Mapping[str, int]) -
 def grid_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows for a grid: NaN becomes None so the browser gets null, not the string 'NaN'."""
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def worker_samples_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Samples with a UTC datetime column, for charts."""
+    frame = pd.DataFrame.from_records(list(rows),
+                                      columns=["timestamp", "active", "processed", "load1"])
+    frame["time"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
+    return frame

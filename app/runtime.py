@@ -48,6 +48,7 @@ def running_collector(settings: Settings, services: Services,
         celery_app = demo.start()
     elif celery_app is None:
         celery_app = make_celery_app(settings.broker)
+    services.celery_app = celery_app
     try:
         collector = Collector(celery_app, services.store, services.cache, settings)
         collector.start()

@@ -3,10 +3,14 @@ hung on the Flask app so that callbacks find them without importing the Dash app
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import flask
+from celery import Celery
 
+from .collector.inspector import Inspector
 from .config import Settings
+from .control import Control, ControlError
 from .store.cache import SnapshotCache
 from .store.history import HistoryStore
 
@@ -18,12 +22,33 @@ class Services:
     settings: Settings
     store: HistoryStore
     cache: SnapshotCache
+    celery_app: Celery | None = None  # set once the broker (or the demo's) is known
 
     @classmethod
-    def open(cls, settings: Settings) -> Services:
-        return cls(settings, HistoryStore(settings.store), SnapshotCache(settings.cache_dir))
+    def open(cls, settings: Settings, celery_app: Celery | None = None) -> Services:
+        return cls(settings, HistoryStore(settings.store), SnapshotCache(settings.cache_dir),
+                   celery_app)
+
+    def known_workers(self) -> list[str]:
+        return [row["hostname"] for row in self.store.workers()]
+
+    def control(self) -> Control:
+        """Remote control over the watched cluster; raises ControlError before it is known."""
+        return Control(self._celery(), self.known_workers, self.settings.inspect_timeout)
+
+    @cached_property
+    def inspector(self) -> Inspector:
+        """One Inspector (and its thread pool) per process, for forced refreshes from pages."""
+        return Inspector(self._celery(), self.cache, self.settings.inspect_timeout)
+
+    def _celery(self) -> Celery:
+        if self.celery_app is None:
+            raise ControlError("no broker connection yet: the collector is still starting")
+        return self.celery_app
 
     def close(self) -> None:
+        if "inspector" in self.__dict__:
+            self.inspector.close()
         self.store.close()
         self.cache.close()
 

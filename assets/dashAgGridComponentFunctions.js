@@ -19,3 +19,15 @@ dagcomponentfuncs.StatusBadge = function (props) {
   var value = String(props.value || "");
   return React.createElement("span", { className: "badge badge-" + value }, value);
 };
+
+dagcomponentfuncs.TaskLink = function (props) {
+  if (props.value == null) {
+    return null;
+  }
+  var prefix = (props.prefix || "/").replace(/\/?$/, "/");
+  return React.createElement(
+    "a",
+    { href: prefix + "tasks/" + encodeURIComponent(props.value), className: "task-link" },
+    String(props.value)
+  );
+};

@@ -46,6 +46,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import celery
 import psutil
@@ -54,6 +55,9 @@ from celery import Celery
 from celery.events import EventDispatcher
 
 from app.store.cache import SnapshotCache
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+, and only needed by type checkers
 
 PUBLISHERS = 2
 WORKERS = [f"celery@worker-{number:02d}.bench" for number in range(50)]
@@ -185,14 +189,15 @@ def _pace(events: int, rate: float | None, started: float) -> None:
 
 
 def publish(index: int, broker: str, hostnames: list[str], tasks: int, rate: float | None,
-            start: multiprocessing.synchronize.Barrier, results: multiprocessing.Queue) -> None:
-    """Child process: send `tasks` full lifecycles (at most `rate` events/s) once every
-    publisher is connected, then report what was sent and which final state each task has."""
+            ready, go, results) -> None:
+    """Child process: send `tasks` full lifecycles (at most `rate` events/s) once told to go,
+    then report what was sent and which final state each task has."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us on Ctrl-C
     app = Celery("bench-publisher", broker=broker, set_as_current=False)
     with app.connection_for_write() as connection:
         load = LoadGenerator(app, connection, index, hostnames)
-        start.wait()
+        ready.wait()
+        go.wait()
         started_at, started = time.time(), time.monotonic()
         while load.in_flight or len(load.expected) < tasks:
             load.tick(start_new=len(load.expected) < tasks)
@@ -203,32 +208,55 @@ def publish(index: int, broker: str, hostnames: list[str], tasks: int, rate: flo
                      "finished": time.time(), "expected": load.expected})
 
 
-def run_publishers(broker: str, tasks_each: int, rate_each: float | None) -> list[dict]:
-    """Run PUBLISHERS publisher processes started together; return their reports."""
-    context = multiprocessing.get_context("spawn")
-    start, results = context.Barrier(PUBLISHERS + 1), context.Queue()
-    shares = [WORKERS[index::PUBLISHERS] for index in range(PUBLISHERS)]
-    processes = [context.Process(target=publish, name=f"publisher-{index}", daemon=True,
-                                 args=(index, broker, shares[index], tasks_each, rate_each,
-                                       start, results))
-                 for index in range(PUBLISHERS)]
-    try:
-        for process in processes:
-            process.start()
-        start.wait(timeout=60)
+class Publishers:
+    """PUBLISHERS processes, each with its share of the workers. Entering waits until all are
+    connected (spawning and importing celery takes a second or two), so that the baseline
+    taken before go() excludes that start-up."""
+
+    def __init__(self, broker: str, tasks_each: int, rate_each: float | None):
+        context = multiprocessing.get_context("spawn")
+        self._ready, self._go = context.Barrier(PUBLISHERS + 1), context.Event()
+        self._results = context.Queue()
+        self._processes = [
+            context.Process(target=publish, name=f"publisher-{index}", daemon=True,
+                            args=(index, broker, WORKERS[index::PUBLISHERS], tasks_each,
+                                  rate_each, self._ready, self._go, self._results))
+            for index in range(PUBLISHERS)]
+
+    def __enter__(self) -> Self:
+        try:
+            for process in self._processes:
+                process.start()
+            self._ready.wait(timeout=60)
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def go(self) -> None:
+        self._go.set()
+
+    def reports(self) -> list[dict]:
+        """Each publisher's report, once it has sent everything."""
         reports = []
         while len(reports) < PUBLISHERS:
             try:
-                reports.append(results.get(timeout=1))
+                reports.append(self._results.get(timeout=1))
             except queue.Empty:
-                if any(process.exitcode not in (None, 0) for process in processes):
+                if any(process.exitcode not in (None, 0) for process in self._processes):
                     raise RuntimeError("a publisher process died") from None
         return reports
-    finally:
-        for process in processes:
+
+    def __exit__(self, error_type=None, *_details) -> None:
+        """Reap the publishers; on an error (or Ctrl-C) stop them rather than wait."""
+        for process in self._processes:
+            if process.pid is None:
+                continue
+            if error_type is not None:
+                process.terminate()
             process.join(5)
             if process.is_alive():
-                process.terminate()
+                process.kill()
                 process.join()
 
 
@@ -242,10 +270,11 @@ def free_port() -> int:
 
 def start_redis(workdir: Path, port: int) -> subprocess.Popen:
     """A throwaway Redis without persistence, so disk writes never skew the numbers."""
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--daemonize", "no"],
-        cwd=workdir, stdout=open(workdir / "redis.log", "wb"), stderr=subprocess.STDOUT)
+    with open(workdir / "redis.log", "wb") as log:
+        server = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no"],
+            cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     client = redis.Redis(port=port)
     deadline = time.monotonic() + 10
     while True:
@@ -260,10 +289,11 @@ def start_redis(workdir: Path, port: int) -> subprocess.Popen:
 
 def start_collector(workdir: Path, broker: str, pin: list[str]) -> subprocess.Popen:
     command = shutil.which("celery-scope") or sys.exit("celery-scope is not installed")
-    return subprocess.Popen(
-        [*pin, command, "collect", "--broker", broker, "--store", f"sqlite:///{workdir}/h.db",
-         "--cache-dir", str(workdir / "cache"), "--no-enable-events"],
-        stdout=open(workdir / "collector.log", "wb"), stderr=subprocess.STDOUT)
+    with open(workdir / "collector.log", "wb") as log:
+        return subprocess.Popen(
+            [*pin, command, "collect", "--broker", broker, "--store", f"sqlite:///{workdir}/h.db",
+             "--cache-dir", str(workdir / "cache"), "--no-enable-events"],
+            stdout=log, stderr=subprocess.STDOUT)
 
 
 def stop(process: subprocess.Popen, grace: float = 10.0) -> None:
@@ -365,6 +395,7 @@ class PhaseResult:
     publisher_rate: float
     drain_rate: float
     cpu_us: float
+    cpu_use: float  # share of its core the collector used from first event to last stored
     lag: float
     tasks: int
     tasks_right: int
@@ -382,18 +413,21 @@ def run_phase(broker: str, collector: subprocess.Popen, monitor: Monitor, db: Pa
     """Publish, wait for the collector to store it all, then check the store task by task."""
     process = psutil.Process(collector.pid)
     monitor.new_phase()
-    base, cpu_before = monitor.status["events"], cpu_seconds(process)
-    reports = run_publishers(broker, tasks_each, rate_each)
+    with Publishers(broker, tasks_each, rate_each) as publishers:
+        base, cpu_before = monitor.status["events"], cpu_seconds(process)
+        publishers.go()
+        reports = publishers.reports()
     published = sum(report["events"] for report in reports)
     first, last = min(r["started"] for r in reports), max(r["finished"] for r in reports)
     status = wait_ingested(monitor, collector, base + published)
     cpu = cpu_seconds(process) - cpu_before
     stored = status["events"] - base
+    busy_seconds = status["last_event_at"] - first
     expected = {uuid: state for report in reports for uuid, state in report["expected"].items()}
     missing, wrong = check_tasks(db, expected)
     return PhaseResult(
         published=published, stored=stored, publisher_rate=published / (last - first),
-        drain_rate=stored / (status["last_event_at"] - first), cpu_us=cpu / stored * 1e6,
+        drain_rate=stored / busy_seconds, cpu_us=cpu / stored * 1e6, cpu_use=cpu / busy_seconds,
         lag=status["last_event_at"] - last, tasks=len(expected),
         tasks_right=len(expected) - missing - wrong, missing=missing, wrong=wrong,
         peaks=monitor.peaks)
@@ -422,7 +456,8 @@ def print_phase(title: str, result: PhaseResult) -> None:
     peaks = result.peaks
     print(f"{title}: published {result.published:,} events at {result.publisher_rate:,.0f} ev/s; "
           f"stored {result.stored:,} (lost {result.lost:,}) at {result.drain_rate:,.0f} ev/s, "
-          f"{result.cpu_us:.1f} µs CPU/ev, lag at end {result.lag:.2f} s")
+          f"{result.cpu_us:.1f} µs CPU/ev ({result.cpu_use:.0%} of its core), "
+          f"lag at end {result.lag:.2f} s")
     print(f"  tasks right {result.tasks_right:,}/{result.tasks:,} (missing {result.missing:,}, "
           f"wrong state {result.wrong:,}); peak lag {peaks.lag:.2f} s, "
           f"peak backlog {peaks.backlog:,} messages, peak Redis buffer "
@@ -444,7 +479,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20.0,
                         help="length of the paced phase (default 20)")
     parser.add_argument("--rate", type=float, default=18_000.0,
-                        help="events/s of the paced phase, all publishers together (default 18,000)")
+                        help="events/s of the paced phase, all publishers together "
+                             "(default 18,000)")
     return parser.parse_args()
 
 
@@ -465,6 +501,9 @@ def _exit_on_sigterm(_signum, _frame) -> None:
 def main() -> None:
     args = parse_args()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"note: load average {load:.1f} before start: other processes share these CPUs")
     pin = cpu_pins()
     with tempfile.TemporaryDirectory(prefix="scope-bench-") as tmp:
         workdir, port = Path(tmp), free_port()
@@ -479,6 +518,7 @@ def main() -> None:
             monitor = Monitor(psutil.Process(collector.pid), cache, redis.Redis(port=port))
             monitor.start()
             wait_connected(monitor, collector, workdir)
+            idle_rss = psutil.Process(collector.pid).memory_info().rss
             db = workdir / "h.db"
 
             drain = run_phase(broker, collector, monitor, db,
@@ -489,8 +529,9 @@ def main() -> None:
                               rate_each=args.rate / PUBLISHERS)
             print_phase(f"paced {args.rate:,.0f} ev/s", paced)
             rows, megabytes = store_size(db)
-            print(f"store: {rows:,} tasks, {megabytes:.0f} MB; "
-                  f"malformed {monitor.status['malformed']}")
+            print(f"store: {rows:,} tasks, {megabytes:.0f} MB; malformed events "
+                  f"{monitor.status['malformed']}; collector RSS {idle_rss / MB:.0f} MB idle, "
+                  f"{monitor.peak_rss / MB:.0f} MB peak")
             print(summary(drain, paced, args.rate, monitor.peak_rss))
         finally:
             if monitor is not None:

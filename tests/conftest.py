@@ -1,8 +1,9 @@
 import shutil
 
 import pytest
+from playwright.sync_api import sync_playwright
 
-from .helpers import RedisServer, Scope, start_worker, stop_process, wait_until
+from .helpers import RedisServer, Scope, start_worker, stop_process
 
 
 def pytest_collection_modifyitems(config, items):
@@ -59,4 +60,20 @@ def cluster_app(redis_server):
     app.close()
 
 
-__all__ = ["wait_until"]
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run"]
+
+
+@pytest.fixture
+def page():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        tab = context.new_page()
+        tab.problems = []
+        tab.on("console", lambda message: message.type == "error" and tab.problems.append(message.text))
+        tab.on("pageerror", lambda error: tab.problems.append(str(error)))
+        yield tab
+        browser.close()

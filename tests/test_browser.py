@@ -2,32 +2,13 @@
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from app.store.history import HistoryStore
 
 from .helpers import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run"]
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        tab = context.new_page()
-        tab.problems = []
-        tab.on("console", lambda message: message.type == "error" and tab.problems.append(message.text))
-        tab.on("pageerror", lambda error: tab.problems.append(str(error)))
-        yield tab
-        browser.close()
-
 
 def test_dashboard_shows_live_workers(redis_server, workers, scope, cluster_app, page):
     workers("alpha@browser", "beta@browser")

@@ -184,13 +184,13 @@ def test_inspector_snapshots_every_method_for_every_worker(redis_server, workers
     cache = SnapshotCache(str(tmp_path / "cache"))
     inspector = Inspector(celery_app, cache, timeout=1.0)
     try:
-        wait_until(lambda: set(inspector.refresh().get("stats", {})) == set(WORKERS), 30,
+        wait_until(lambda: set(inspector.refresh().replies.get("stats", {})) == set(WORKERS), 30,
                    "both workers answering stats")
         started = time.monotonic()
-        results = inspector.refresh()
+        result = inspector.refresh()
         elapsed = time.monotonic() - started
         assert elapsed < 2.5, "the methods run concurrently: one round is about one timeout"
-        assert set(results) == set(METHODS)
+        assert set(result.replies) == set(METHODS) and result.answered == sorted(WORKERS)
         for name in WORKERS:
             snapshot = cache.worker_snapshot(name)
             assert set(snapshot) == set(METHODS)
@@ -201,7 +201,13 @@ def test_inspector_snapshots_every_method_for_every_worker(redis_server, workers
         assert set(cache.inspected_workers()) == set(WORKERS)
 
         one = inspector.refresh(WORKERS[0])
-        assert set(one["stats"]) == {WORKERS[0]}
+        assert set(one.replies["stats"]) == {WORKERS[0]} and one.seconds < 0.9
+
+        expected = inspector.refresh(expected=[*WORKERS, "gone@test"])
+        assert expected.answered == sorted(WORKERS) and expected.silent == ["gone@test"]
+        assert expected.seconds >= 0.9  # waited the timeout for the silent one
+        fast = inspector.refresh(expected=WORKERS)
+        assert fast.seconds < 0.9, "ends once every expected worker replied"
     finally:
         inspector.close()
         cache.close()

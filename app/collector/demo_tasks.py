@@ -12,6 +12,8 @@ from pathlib import Path
 
 from celery import Celery
 
+from .demo_transport import PATH as DEMO_TRANSPORT
+
 STATE_DIR_ENV = "SCOPE_DEMO_STATE_DIR"
 
 
@@ -20,6 +22,7 @@ def demo_config(state_dir: Path) -> dict:
     queue = str(state_dir / "queue")
     return {
         "broker_url": "filesystem://",
+        "broker_transport": DEMO_TRANSPORT,
         "broker_transport_options": {
             "data_folder_in": queue,
             "data_folder_out": queue,

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
@@ -23,6 +25,14 @@ METHODS = ("stats", "active_queues", "registered", "scheduled", "active", "reser
 REQUEST_POLL_SECONDS = 0.5  # how often the poller looks for on-demand requests
 
 
+@dataclass(frozen=True)
+class RoundResult:
+    replies: dict[str, dict[str, Any]]  # {method: {hostname: reply}}
+    answered: list[str]
+    silent: list[str]  # expected workers that did not answer any method in time
+    seconds: float
+
+
 class Inspector:
     def __init__(self, celery_app: Celery, cache: SnapshotCache, timeout: float):
         self.app, self.cache, self.timeout = celery_app, cache, timeout
@@ -31,34 +41,43 @@ class Inspector:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _call(self, method: str, hostname: str | None) -> dict[str, Any]:
-        options: dict[str, Any] = {"timeout": self.timeout}
-        if hostname:
-            options.update(destination=[hostname], limit=1)
+    def _call(self, method: str, destination: list[str] | None,
+              expected: int | None) -> dict[str, Any]:
+        options: dict[str, Any] = {"timeout": self.timeout, "destination": destination}
+        if expected:
+            options["limit"] = expected  # stop waiting once every expected worker replied
         inspect = self.app.control.inspect(**options)
         if method == "conf":
             return inspect.conf(with_defaults=False) or {}
         return getattr(inspect, method)() or {}
 
-    def refresh(self, hostname: str | None = None) -> dict[str, dict[str, Any]]:
-        """Run one round for all workers or one; return {method: {hostname: reply}}.
+    def refresh(self, hostname: str | None = None,
+                expected: Iterable[str] = ()) -> RoundResult:
+        """Run one round for one worker, or all; merge the replies into the cache.
 
-        Raises the broker's connection error if every call failed on it.
+        With `expected` (the workers believed online) the round ends as soon as all of them
+        answered every method, instead of after the full timeout. Raises the broker's error
+        if every call failed on it.
         """
-        futures = {method: self._pool.submit(self._call, method, hostname) for method in METHODS}
-        results: dict[str, dict[str, Any]] = {}
+        started = time.monotonic()
+        destination = [hostname] if hostname else None
+        waiting_for = {hostname} if hostname else set(expected)
+        futures = {method: self._pool.submit(self._call, method, destination, len(waiting_for))
+                   for method in METHODS}
+        replies: dict[str, dict[str, Any]] = {}
         errors = []
         for method, future in futures.items():
             try:
-                replies = future.result()
+                replies[method] = future.result()
             except Exception as exc:  # noqa: BLE001 — broker gone, or a worker sent garbage
                 errors.append(exc)
                 continue
-            self.cache.merge_inspection(method, replies, time.time())
-            results[method] = replies
-        if errors and not results:
+            self.cache.merge_inspection(method, replies[method], time.time())
+        if errors and not replies:
             raise errors[0]
-        return results
+        answered = set().union(*(set(reply) for reply in replies.values()))
+        return RoundResult(replies, sorted(answered), sorted(waiting_for - answered),
+                           time.monotonic() - started)
 
 
 class InspectorPoller:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import dash_ag_grid as dag
 
 # Epoch seconds shown in the browser's time zone.
-_TIME = {"function": "params.value == null ? '' : "
-                     "d3.timeFormat('%Y-%m-%d %H:%M:%S')(params.value * 1000)"}
+TIME_FORMAT = "d3.timeFormat('%Y-%m-%d %H:%M:%S')(params.value * 1000)"
+_TIME = {"function": f"params.value == null ? '' : {TIME_FORMAT}"}
 _AGE = {"function": "params.value == null ? '' : d3.format('.0f')(params.value) + ' s ago'"}
 _LOAD = {"function": "params.value == null ? '' : d3.format('.2f')(params.value)"}
 

@@ -114,6 +114,21 @@ class HistoryStore:
         with self.engine.connect() as connection:
             return connection.execute(select(func.count()).select_from(tasks)).scalar_one()
 
+    def worker_samples(self, hostname: str, since: float) -> list[dict[str, Any]]:
+        """A worker's samples (active, processed, load1) from `since` on, oldest first."""
+        query = (select(worker_samples.c.timestamp, worker_samples.c.active,
+                        worker_samples.c.processed, worker_samples.c.load1)
+                 .where(worker_samples.c.hostname == hostname,
+                        worker_samples.c.timestamp >= since)
+                 .order_by(worker_samples.c.timestamp))
+        with self.engine.connect() as connection:
+            return [row._asdict() for row in connection.execute(query)]
+
+    def worker(self, hostname: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(workers).where(workers.c.hostname == hostname)).first()
+        return row._asdict() if row else None
+
     def count_states_since(self, since: float, states: Sequence[str]) -> dict[str, int]:
         """How many tasks entered each of `states` at or after `since` (epoch seconds)."""
         query = (

@@ -1,0 +1,139 @@
+"""What the worker page shows, extracted from a worker's Inspector snapshot. Pure functions.
+
+A snapshot is `{method: {"reply": ..., "at": epoch seconds}}` as the cache holds it; every
+function copes with a missing method (the worker never answered it) by returning nothing.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .formatting import display_value, human_bytes, human_seconds
+
+Facts = list[tuple[str, str]]
+_SECRET_KEY = re.compile(r"password|secret|token|credential|(^|_)key$", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
+
+
+def reply(snapshot: dict[str, Any], method: str, default: Any = None) -> Any:
+    entry = snapshot.get(method)
+    return default if entry is None else entry.get("reply", default)
+
+
+def mask_secrets(key: str, value: Any) -> str:
+    """Display text for a config value, hiding passwords, secrets and URL credentials."""
+    if _SECRET_KEY.search(key) and value not in (None, "", [], {}):
+        return "••••••"
+    return _URL_PASSWORD.sub(r"\1••••••@", display_value(value))
+
+
+def pool_facts(snapshot: dict[str, Any]) -> Facts:
+    stats = reply(snapshot, "stats", {})
+    pool = stats.get("pool") or {}
+    if not pool:
+        return []
+    soft, hard = (list(pool.get("timeouts") or []) + [None, None])[:2]
+    facts = [
+        ("Implementation", display_value(pool.get("implementation"))),
+        ("Max concurrency", display_value(pool.get("max-concurrency"))),
+        ("Processes", display_value(pool.get("processes"))),
+        ("Process count", str(len(pool.get("processes") or []))),
+        ("Max tasks per child", display_value(pool.get("max-tasks-per-child"))),
+        ("Soft time limit", human_seconds(soft) if soft else "none"),
+        ("Hard time limit", human_seconds(hard) if hard else "none"),
+        ("Prefetch count", display_value(stats.get("prefetch_count"))),
+    ]
+    autoscaler = stats.get("autoscaler")
+    if autoscaler:
+        facts.append(("Autoscale", f"min {autoscaler.get('min')}, max {autoscaler.get('max')}"))
+    return facts
+
+
+def process_count(snapshot: dict[str, Any]) -> int | None:
+    pool = reply(snapshot, "stats", {}).get("pool") or {}
+    processes = pool.get("processes")
+    return None if processes is None else len(processes)
+
+
+def broker_facts(snapshot: dict[str, Any]) -> Facts:
+    broker = reply(snapshot, "stats", {}).get("broker") or {}
+    return [(key.replace("_", " ").capitalize(), mask_secrets(key, value))
+            for key, value in sorted(broker.items())]
+
+
+def system_facts(snapshot: dict[str, Any]) -> Facts:
+    stats = reply(snapshot, "stats", {})
+    if not stats:
+        return []
+    usage = stats.get("rusage") or {}
+    facts = [
+        ("PID", display_value(stats.get("pid"))),
+        ("Uptime", human_seconds(stats.get("uptime"))),
+        ("Logical clock", display_value(stats.get("clock"))),
+        ("User CPU time", human_seconds(usage.get("utime"))),
+        ("System CPU time", human_seconds(usage.get("stime"))),
+        # ru_maxrss is in KiB on Linux
+        ("Max resident memory", human_bytes(usage["maxrss"] * 1024) if "maxrss" in usage else "–"),
+        ("Page faults (minor / major)", f"{usage.get('minflt', '–')} / {usage.get('majflt', '–')}"),
+        ("Context switches (voluntary / involuntary)",
+         f"{usage.get('nvcsw', '–')} / {usage.get('nivcsw', '–')}"),
+        ("Block I/O (in / out)", f"{usage.get('inblock', '–')} / {usage.get('oublock', '–')}"),
+        ("Signals received", display_value(usage.get("nsignals"))),
+    ]
+    return facts
+
+
+def task_totals(snapshot: dict[str, Any]) -> list[tuple[str, int]]:
+    totals = reply(snapshot, "stats", {}).get("total") or {}
+    return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+
+
+def queue_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for queue in reply(snapshot, "active_queues", []) or []:
+        exchange = queue.get("exchange") or {}
+        rows.append({
+            "name": queue.get("name"),
+            "exchange": exchange.get("name") or "(default)",
+            "exchange_type": exchange.get("type"),
+            "routing_key": queue.get("routing_key"),
+            "durable": display_value(queue.get("durable")),
+            "auto_delete": display_value(queue.get("auto_delete")),
+            "exclusive": display_value(queue.get("exclusive")),
+        })
+    return rows
+
+
+def task_rows(snapshot: dict[str, Any], method: str) -> list[dict[str, Any]]:
+    """Rows for the active, scheduled, reserved or revoked list."""
+    rows = []
+    for item in reply(snapshot, method, []) or []:
+        if method == "revoked":
+            rows.append({"id": str(item), "name": None, "args": None, "kwargs": None, "when": None})
+            continue
+        request = item.get("request", item) if method == "scheduled" else item
+        rows.append({
+            "id": request.get("id"),
+            "name": request.get("name") or request.get("type"),
+            "args": display_value(request.get("args")),
+            "kwargs": display_value(request.get("kwargs")),
+            "when": item.get("eta") if method == "scheduled" else request.get("time_start"),
+            "pid": request.get("worker_pid"),
+        })
+    return rows
+
+
+def registered_names(snapshot: dict[str, Any]) -> list[str]:
+    """Task names, without the ' [rate_limit=...]' annotations Celery may add."""
+    return sorted({str(name).split(" [", 1)[0] for name in reply(snapshot, "registered", []) or []})
+
+
+def conf_rows(snapshot: dict[str, Any]) -> Facts:
+    conf = reply(snapshot, "conf", {}) or {}
+    return [(key, mask_secrets(key, value)) for key, value in sorted(conf.items())]
+
+
+def inspected_at(snapshot: dict[str, Any]) -> float | None:
+    """When the freshest reply in the snapshot arrived."""
+    times = [entry.get("at") for entry in snapshot.values() if entry.get("at")]
+    return max(times) if times else None
