@@ -31,3 +31,19 @@ dagcomponentfuncs.TaskLink = function (props) {
     String(props.value)
   );
 };
+
+// A button in a grid row: clicking sets the grid's cellRendererData to the row's value,
+// which a Dash callback turns into an action. Re-rendering rows never fires it.
+dagcomponentfuncs.RowActionButton = function (props) {
+  return React.createElement(
+    "button",
+    {
+      className: "button small",
+      disabled: !!props.disabled,
+      onClick: function () {
+        props.setData(props.value);
+      },
+    },
+    props.label || "Run"
+  );
+};

@@ -35,6 +35,15 @@ def test_worker_page_grow_and_confirmed_shutdown(redis_server, workers, scope, c
     expect(page.locator(".action-result.ok")).to_contain_text("pool will grow", timeout=10000)
     expect(process_count(page)).to_have_text("3", timeout=15000)
 
+    page.locator(".tab", has_text="Queues").click()
+    page.locator("#worker-new-queue").fill("extra")
+    page.get_by_role("button", name="Add consumer").click()
+    extra_row = page.locator("#worker-queue-grid .ag-row", has_text="extra")
+    expect(extra_row).to_be_visible(timeout=15000)
+    extra_row.get_by_role("button", name="Cancel consumer").click()
+    expect(page.locator(".action-result.ok")).to_contain_text("no longer consuming", timeout=10000)
+    expect(extra_row).to_have_count(0, timeout=15000)
+
     page.locator(".tab", has_text="Limits").click()
     page.locator("#worker-limit-task").click()
     page.get_by_role("option", name="cluster.add").click()
@@ -57,7 +66,10 @@ def test_worker_page_grow_and_confirmed_shutdown(redis_server, workers, scope, c
     wait_until(lambda: len(dialogs) == 2, 5, "the second confirmation dialog")
     process.wait(20)
     expect(page.locator("#worker-offline-note")).to_contain_text("offline", timeout=20000)
+    expect(page.get_by_role("button", name="Shut down")).to_be_disabled()
+    page.locator(".tab", has_text="Pool").click()
     expect(page.get_by_role("button", name="Grow")).to_be_disabled()
+    expect(process_count(page)).to_have_text("3")  # the last known data stays
     assert page.problems == []
     store.close()
 

@@ -21,7 +21,7 @@ _PARTIAL_SUFFIX = ".part"  # consumers only take names ending in '<queue>.msg'
 
 class Channel(filesystem.Channel):
     def _put(self, queue, payload, **kwargs):
-        name = f"{int(round(time.monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = final + _PARTIAL_SUFFIX
         try:

@@ -48,3 +48,26 @@ def task_grid(grid_id: str, link_prefix: str) -> dag.AgGrid:
         dashGridOptions={"domLayout": "autoHeight", "suppressNoRowsOverlay": True},
         style={"width": "100%"},
     )
+
+
+QUEUE_COLUMNS = [
+    {"field": "name", "headerName": "Queue", "minWidth": 160, "flex": 2},
+    {"field": "exchange", "headerName": "Exchange", "minWidth": 120, "flex": 1},
+    {"field": "exchange_type", "headerName": "Type", "minWidth": 90, "flex": 1},
+    {"field": "routing_key", "headerName": "Routing key", "minWidth": 120, "flex": 1},
+    {"field": "durable", "headerName": "Durable", "minWidth": 90, "flex": 1},
+    {"field": "auto_delete", "headerName": "Auto-delete", "minWidth": 100, "flex": 1},
+    {"field": "name", "colId": "cancel", "headerName": "", "minWidth": 150, "flex": 1,
+     "cellRenderer": "RowActionButton", "cellRendererParams": {"label": "Cancel consumer"},
+     "sortable": False, "filter": False},
+]
+
+
+def queue_grid(grid_id: str) -> dag.AgGrid:
+    """Active queues; each row's button sets the grid's cellRendererData to the queue name."""
+    return dag.AgGrid(
+        id=grid_id, columnDefs=QUEUE_COLUMNS, rowData=[], getRowId="params.data.name",
+        defaultColDef={"sortable": True, "resizable": True},
+        dashGridOptions={"domLayout": "autoHeight", "suppressNoRowsOverlay": True},
+        style={"width": "100%"},
+    )

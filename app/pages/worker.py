@@ -5,11 +5,11 @@ import time
 from urllib.parse import unquote
 
 import dash
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from .. import worker_detail as detail
 from ..components.charts import worker_load_figure
-from ..components.panels import facts_list, simple_table, task_grid
+from ..components.panels import facts_list, queue_grid, simple_table, task_grid
 from ..components.refresh import INTERVAL
 from ..control import ControlError
 from ..formatting import human_seconds
@@ -35,11 +35,12 @@ TASK_LISTS = {method: f"worker-tasks-{method}" for method in
 RESTART, GROW, SHRINK, POOL_N = "worker-restart", "worker-grow", "worker-shrink", "worker-pool-n"
 AUTOSCALE, AUTO_MIN, AUTO_MAX = "worker-autoscale", "worker-autoscale-min", "worker-autoscale-max"
 ADD_CONSUMER, NEW_QUEUE = "worker-add-consumer", "worker-new-queue"
-CANCEL_CONSUMER = "worker-cancel-consumer"  # pattern-matching type, one per queue
+QUEUE_GRID = "worker-queue-grid"  # its row buttons cancel consumers
 LIMIT_TASK, RATE, SOFT, HARD = ("worker-limit-task", "worker-rate", "worker-soft",
                                 "worker-hard")
 APPLY_RATE, APPLY_TIME = "worker-apply-rate", "worker-apply-time"
 SHUTDOWN = "worker-shutdown"
+NO_QUEUES = "The Inspector has not reported any queue for this worker."
 CHART_SECONDS = 3600  # the chart shows the last hour
 
 _BUTTON_ACTIONS = {RESTART: "restart", GROW: "grow", SHRINK: "shrink", AUTOSCALE: "autoscale",
@@ -112,7 +113,9 @@ def layout(name: str | None = None, **_query):
             dcc.Tabs([
                 _tab("Pool", _pool_controls(), html.Div(id=POOL)),
                 _tab("Broker", html.Div(id=BROKER)),
-                _tab("Queues", _queue_controls(), html.Div(id=QUEUES)),
+                _tab("Queues", _queue_controls(), html.P(NO_QUEUES, id=QUEUES,
+                                                      className="empty-state"),
+                     queue_grid(QUEUE_GRID)),
                 _tab("Tasks", *[item for method, grid_id in TASK_LISTS.items()
                                 for item in (html.H3(method.capitalize()),
                                              task_grid(grid_id, prefix))]),
@@ -125,25 +128,11 @@ def layout(name: str | None = None, **_query):
     ], className="page")
 
 
-def _queue_table(rows):
-    if not rows:
-        return html.P("The Inspector has not reported any queue for this worker.",
-                      className="empty-state")
-    header = ["Queue", "Exchange", "Type", "Routing key", "Durable", "Auto-delete", ""]
-    body = [html.Tr([html.Td(row["name"]), html.Td(row["exchange"]),
-                     html.Td(row["exchange_type"]), html.Td(row["routing_key"]),
-                     html.Td(row["durable"]), html.Td(row["auto_delete"]),
-                     html.Td(html.Button("Cancel consumer", n_clicks=0, className="button small",
-                                         id={"type": CANCEL_CONSUMER, "queue": row["name"]}))])
-            for row in rows]
-    return html.Table([html.Thead(html.Tr([html.Th(cell) for cell in header])),
-                       html.Tbody(body)], className="table")
-
-
 @callback(
     Output(HEADER, "children"), Output(OFFLINE, "children"), Output(OFFLINE, "hidden"),
     Output(CONTROLS, "disabled"), Output(POOL, "children"), Output(BROKER, "children"),
-    Output(QUEUES, "children"), Output(CONFIG, "children"), Output(SYSTEM, "children"),
+    Output(QUEUES, "hidden"), Output(QUEUE_GRID, "rowData"), Output(CONFIG, "children"),
+    Output(SYSTEM, "children"),
     Output(TOTALS, "children"), Output(LIMIT_TASK, "options"), Output(CHART, "figure"),
     *[Output(grid_id, "rowData") for grid_id in TASK_LISTS.values()],
     Input(INTERVAL, "n_intervals"), Input(VERSION, "data"), State(WORKER, "data"),
@@ -156,7 +145,7 @@ def _render(_ticks, _version, hostname):
     if row is None and not snapshot:
         message = f"Worker {hostname!r} has never reported to this dashboard."
         empty = html.P(message, className="empty-state")
-        return ("unknown worker", message, False, True, empty, empty, empty, empty, empty, empty,
+        return ("unknown worker", message, False, True, empty, empty, False, [], empty, empty, empty,
                 [], worker_load_figure(worker_samples_frame([]), "Active tasks and load"),
                 *[[] for _ in TASK_LISTS])
     online = row is not None and is_online(row, now)
@@ -173,12 +162,13 @@ def _render(_ticks, _version, hostname):
         offline_note = ("This worker is offline" +
                         (f" (last heartbeat {human_seconds(now - last)} ago)" if last else "") +
                         ". Showing its last known data; actions are disabled.")
+    queues = detail.queue_rows(snapshot)
     samples = worker_samples_frame(services.store.worker_samples(hostname, now - CHART_SECONDS))
     return (
         header, offline_note, online, not online,
         facts_list(detail.pool_facts(snapshot), "No pool information yet."),
         facts_list(detail.broker_facts(snapshot), "No broker information yet."),
-        _queue_table(detail.queue_rows(snapshot)),
+        bool(queues), queues,
         facts_list(detail.conf_rows(snapshot), "No configuration reported yet."),
         facts_list(detail.system_facts(snapshot), "No statistics reported yet."),
         simple_table(["Task", "Processed by this worker"], detail.task_totals(snapshot),
@@ -193,7 +183,7 @@ def _render(_ticks, _version, hostname):
     Output(RESULT, "children"), Output(RESULT, "className"), Output(VERSION, "data"),
     *[Input(button_id, "n_clicks") for button_id in _BUTTON_ACTIONS if button_id != SHUTDOWN],
     Input(f"{SHUTDOWN}-confirm", "submit_n_clicks"),
-    Input({"type": CANCEL_CONSUMER, "queue": ALL}, "n_clicks"),
+    Input(QUEUE_GRID, "cellRendererData"),
     Input(REFRESH, "n_clicks"),
     State(WORKER, "data"), State(VERSION, "data"), State(POOL_N, "value"),
     State(AUTO_MIN, "value"), State(AUTO_MAX, "value"), State(NEW_QUEUE, "value"),
@@ -205,12 +195,12 @@ def _act(*args):
     hostname, version, pool_n, auto_min, auto_max, queue, task, rate, soft, hard = args[-10:]
     trigger = ctx.triggered_id
     if not ctx.triggered or not ctx.triggered[0]["value"]:
-        return no_update, no_update, no_update  # a re-rendered button, not a click
+        return no_update, no_update, no_update
     services = current()
     if trigger == REFRESH:
         return _refresh(services, hostname, version)
-    if isinstance(trigger, dict):
-        action, params = "cancel_consumer", {"queue": trigger["queue"]}
+    if trigger == QUEUE_GRID:
+        action, params = "cancel_consumer", {"queue": ctx.triggered[0]["value"]["value"]}
     else:
         action = _BUTTON_ACTIONS[trigger.removesuffix("-confirm")]
         params = {"n": pool_n, "min": auto_min, "max": auto_max, "queue": queue, "task": task,
