@@ -61,3 +61,23 @@ def run_worker_action(control: Control, worker: str, action: str,
     except ControlError as exc:
         return Outcome(False, str(exc))
     return Outcome(result.ok, result.summary())
+
+
+def run_bulk_action(control: Control, workers: list[str], action: str) -> Outcome:
+    """The same action on several workers; one line per worker in the message."""
+    if not workers:
+        return Outcome(False, "select one or more workers first")
+    outcomes = [run_worker_action(control, worker, action, {}) for worker in workers]
+    return Outcome(all(outcome.ok for outcome in outcomes),
+                   "\n".join(outcome.message for outcome in outcomes))
+
+
+def describe_round(answered: list[str], silent: list[str], seconds: float) -> Outcome:
+    """The message after a forced Inspector round."""
+    if not answered and not silent:
+        return Outcome(False, "no worker is online: nothing to refresh")
+    message = (f"{len(answered)} of {len(answered) + len(silent)} workers replied in "
+               f"{seconds * 1000:.0f} ms")
+    if silent:
+        message += f"; no reply from {', '.join(silent)}"
+    return Outcome(not silent, message + ".")

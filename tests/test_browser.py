@@ -38,6 +38,24 @@ def test_dashboard_shows_live_workers(redis_server, workers, scope, cluster_app,
     page.get_by_role("button", name="Resume").click()
     expect(page.get_by_role("button", name="Pause")).to_be_visible()
 
+    page.get_by_role("button", name="Refresh").click()
+    expect(page.locator("#dashboard-action-result")).to_have_text(
+        re.compile(r"^2 of 2 workers replied in \d+ ms\.$"), timeout=10000)
+
+    page.get_by_role("button", name="Shut down").click()
+    expect(page.locator("#dashboard-action-result")).to_contain_text("Select the workers")
+    page.locator(".ag-row", has_text="alpha@browser").locator("input[type=checkbox]").check()
+    expect(page.locator("#dashboard-selected")).to_have_text("1 selected")
+    with page.expect_event("dialog") as dialog_info:  # shown after a server round trip
+        page.get_by_role("button", name="Shut down").click()
+    dialog = dialog_info.value
+    assert "alpha@browser" in dialog.message and "beta@browser" not in dialog.message
+    dialog.dismiss()
+    page.get_by_role("button", name="Restart pool").click()
+    expect(page.locator("#dashboard-action-result")).to_contain_text(
+        "alpha@browser: ok", timeout=10000)
+    expect(page.locator(".badge-online")).to_have_count(2)  # dismissed: nobody shut down
+
     # sorting by a column header works in the grid
     page.locator(".ag-header-cell[col-id='hostname']").click()
     page.locator(".ag-header-cell[col-id='hostname']").click()

@@ -10,24 +10,24 @@ _AGE = {"function": "params.value == null ? '' : d3.format('.0f')(params.value) 
 _LOAD = {"function": "params.value == null ? '' : d3.format('.2f')(params.value)"}
 
 
-def _numeric(field: str, header: str, min_width: int = 90, **extra) -> dict:
+def _numeric(field: str, header: str, min_width: int = 80, **extra) -> dict:
     return {"field": field, "headerName": header, "type": "numericColumn",
             "minWidth": min_width, "flex": 1, **extra}
 
 
 COLUMN_DEFS = [
     {"field": "hostname", "headerName": "Worker", "cellRenderer": "WorkerLink",
-     "minWidth": 200, "flex": 3},
+     "minWidth": 180, "flex": 3},
     {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge",
      "minWidth": 100, "flex": 1},
     _numeric("active", "Active", headerTooltip="Tasks running now (from the last heartbeat)"),
-    _numeric("processed", "Processed", 110, headerTooltip="Tasks the worker process has run"),
-    _numeric("succeeded", "Succeeded", 110),
+    _numeric("processed", "Processed", 100, headerTooltip="Tasks the worker process has run"),
+    _numeric("succeeded", "Succeeded", 100),
     _numeric("failed", "Failed"),
     _numeric("retried", "Retried"),
     _numeric("load1", "Load 1m", valueFormatter=_LOAD),
     _numeric("load5", "Load 5m", valueFormatter=_LOAD),
-    _numeric("load15", "Load 15m", 95, valueFormatter=_LOAD),
+    _numeric("load15", "Load 15m", 90, valueFormatter=_LOAD),
     {"field": "last_heartbeat", "headerName": "Last heartbeat", "valueFormatter": _TIME,
      "minWidth": 170, "flex": 2},
     _numeric("heartbeat_age", "Age", valueFormatter=_AGE),
@@ -53,6 +53,8 @@ def make_worker_grid(grid_id: str, link_prefix: str) -> dag.AgGrid:
             "animateRows": False,
             "domLayout": "autoHeight",
             "suppressNoRowsOverlay": True,  # the page shows its own empty state
+            "rowSelection": {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
+                             "enableClickSelection": False},
         },
         className="ag-theme-alpine worker-grid",
         style={"width": "100%"},

@@ -5,19 +5,28 @@ import time
 
 import dash
 from celery import states
-from dash import Input, Output, callback, html
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from ..components.refresh import INTERVAL
 from ..components.summary import make_summary_cards
 from ..components.worker_table import NO_WORKERS, make_worker_grid
+from ..control import ControlError
 from ..frames import dashboard_summary, grid_records, worker_frame
 from ..services import current
+from ..worker_actions import describe_round, run_bulk_action
 
 dash.register_page(__name__, path="/", name="Dashboard", title="celery-scope", order=0)
 
 SUMMARY = "dashboard-summary"
 WORKER_GRID = "dashboard-workers"
 EMPTY = "dashboard-no-workers"
+REFRESH = "dashboard-refresh"
+RESTART = "dashboard-restart"
+SHUTDOWN = "dashboard-shutdown"
+CONFIRM = "dashboard-shutdown-confirm"
+RESULT = "dashboard-action-result"
+TOOLBAR = "dashboard-toolbar"
+SELECTED = "dashboard-selected"
 RECENT_SECONDS = 300  # the "last 5 minutes" of the summary cards
 
 
@@ -26,6 +35,18 @@ def layout(**_query):
     return html.Div([
         html.Section(make_summary_cards({}), id=SUMMARY, className="cards"),
         html.H2("Workers"),
+        html.Fieldset([
+            html.Button("Refresh", id=REFRESH, n_clicks=0, className="button",
+                        title="Ask every online worker for fresh Inspector data now"),
+            html.Span([
+                html.Span("none selected", id=SELECTED, className="muted"),
+                html.Button("Restart pool", id=RESTART, n_clicks=0, className="button"),
+                html.Button("Shut down", id=SHUTDOWN, n_clicks=0, className="button danger"),
+            ], className="group", title="Acts on the selected workers"),
+            dcc.Loading(html.Div(id=RESULT, role="status", className="action-result"),
+                        type="dot"),
+        ], id=TOOLBAR, className="plain toolbar"),
+        dcc.ConfirmDialog(id=CONFIRM),
         html.P(NO_WORKERS, id=EMPTY, className="empty-state", hidden=True),
         make_worker_grid(WORKER_GRID, prefix),
     ], className="page")
@@ -40,3 +61,45 @@ def _refresh(_):
     recent = services.store.count_states_since(now - RECENT_SECONDS, [states.SUCCESS, states.FAILURE])
     summary = make_summary_cards(dashboard_summary(workers, recent))
     return summary, grid_records(workers), not workers.empty
+
+
+clientside_callback(
+    "function (rows) { return rows && rows.length ? rows.length + ' selected' : 'none selected'; }",
+    Output(SELECTED, "children"), Input(WORKER_GRID, "selectedRows"),
+)
+
+
+@callback(Output(CONFIRM, "message"), Output(CONFIRM, "displayed"),
+          Output(RESULT, "children", allow_duplicate=True),
+          Output(RESULT, "className", allow_duplicate=True),
+          Input(SHUTDOWN, "n_clicks"), State(WORKER_GRID, "selectedRows"),
+          prevent_initial_call=True)
+def _ask_before_shutdown(_clicks, selected):
+    names = [row["hostname"] for row in selected or []]
+    if not names:
+        return no_update, False, "Select the workers to shut down first.", "action-result error"
+    message = (f"Shut down {len(names)} worker(s): {', '.join(names)}? They stop taking tasks "
+               "and exit; something outside celery-scope must start them again.")
+    return message, True, "", ""
+
+
+@callback(Output(RESULT, "children"), Output(RESULT, "className"),
+          Input(REFRESH, "n_clicks"), Input(RESTART, "n_clicks"),
+          Input(CONFIRM, "submit_n_clicks"), State(WORKER_GRID, "selectedRows"),
+          running=[(Output(TOOLBAR, "disabled"), True, False)],
+          prevent_initial_call=True)
+def _act(_refresh, _restart, _shutdown, selected):
+    services = current()
+    try:
+        if ctx.triggered_id == REFRESH:
+            now = time.time()
+            online = worker_frame(services.store.workers(), now).query("status == 'online'")
+            result = services.inspector.refresh(expected=list(online["hostname"]))
+            outcome = describe_round(result.answered, result.silent, result.seconds)
+        else:
+            action = "restart" if ctx.triggered_id == RESTART else "shutdown"
+            names = [row["hostname"] for row in selected or []]
+            outcome = run_bulk_action(services.control(), names, action)
+    except (ControlError, OSError) as exc:
+        return str(exc), "action-result error"
+    return outcome.message, f"action-result {'ok' if outcome.ok else 'error'}"
