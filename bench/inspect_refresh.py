@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.collector.inspector import Inspector  # noqa: E402
-from app.collector.service import make_celery_app  # noqa: E402
-from app.store.cache import SnapshotCache  # noqa: E402
-from tests.helpers import RedisServer, start_worker, stop_process, wait_until  # noqa: E402
+from app.collector.inspector import Inspector
+from app.collector.service import make_celery_app
+from app.store.cache import SnapshotCache
+from tests.helpers import RedisServer, start_worker, stop_process, wait_until
 
 WORKERS = [f"bench{number}@refresh" for number in range(4)]
 

@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import create_app  # noqa: E402
-from app.config import resolve  # noqa: E402
-from app.services import Services  # noqa: E402
-from app.store.merge import new_worker_row  # noqa: E402
+from app import create_app
+from app.config import resolve
+from app.services import Services
+from app.store.merge import new_worker_row
 
 WORKER = "busy@bench"
 
