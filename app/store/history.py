@@ -110,6 +110,13 @@ class HistoryStore:
     def task(self, uuid: str) -> dict[str, Any] | None:
         return self.load_tasks([uuid]).get(uuid)
 
+    def children(self, uuid: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Tasks whose parent is `uuid`, oldest first (at most `limit`)."""
+        query = (select(tasks).where(tasks.c.parent_id == uuid)
+                 .order_by(tasks.c.received, tasks.c.sent).limit(limit))
+        with self.engine.connect() as connection:
+            return [row._asdict() for row in connection.execute(query)]
+
     def count_tasks(self) -> int:
         with self.engine.connect() as connection:
             return connection.execute(select(func.count()).select_from(tasks)).scalar_one()

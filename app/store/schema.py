@@ -36,6 +36,7 @@ tasks = Table(
     Index("ix_tasks_state_timestamp", "state", "timestamp"),
     Index("ix_tasks_name_received", "name", "received"),
     Index("ix_tasks_worker_received", "worker", "received"),
+    Index("ix_tasks_parent", "parent_id"),
 )
 
 workers = Table(
