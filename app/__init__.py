@@ -42,6 +42,9 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
     app.layout = html.Div([navbar, make_status_banner(), html.Main(dash.page_container)],
                           className="shell")
 
+    from .api import api
+    app.server.register_blueprint(api, url_prefix=settings.pathname_prefix.rstrip("/") or None)
+
     @app.server.route(settings.pathname_prefix + "healthcheck")
     def healthcheck():
         return "OK"

@@ -1,0 +1,45 @@
+"""The HTTP API (Flask blueprint): JSON errors, and the task history export."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, jsonify, request, stream_with_context
+
+from ..services import current
+from ..store import task_queries
+from ..task_filters import FilterError, TaskFilter, parse_filter
+
+api = Blueprint("api", __name__)
+
+
+def error(message: str, status: int) -> tuple[Response, int]:
+    return jsonify(error=message), status
+
+
+@api.errorhandler(FilterError)
+def _bad_filter(exc: FilterError):
+    return error(str(exc), 400)
+
+
+def export_filename(task_filter: TaskFilter, now: float) -> str:
+    """tasks_<from>_<to>.csv in UTC, 'all' for an open end: the name says what it holds."""
+    since, until = task_filter.window(now)
+
+    def stamp(moment: float | None, open_end: str) -> str:
+        if moment is None:
+            return open_end
+        return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+    return f"tasks_{stamp(since, 'start')}_{stamp(until, 'now' if until is None else '')}.csv"
+
+
+@api.get("/api/tasks.csv")
+def tasks_csv():
+    """Stream the filtered, sorted task history as CSV (same parameters as the grid)."""
+    now = datetime.now(timezone.utc).timestamp()
+    task_filter = parse_filter(request.args.to_dict(flat=False), now)
+    engine = current().store.engine
+    chunks = task_queries.export_chunks(engine, task_filter, now=now)
+    headers = {"Content-Disposition": f'attachment; filename="{export_filename(task_filter, now)}"',
+               "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    return Response(stream_with_context(chunks), mimetype="text/csv", headers=headers)

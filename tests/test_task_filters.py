@@ -1,0 +1,106 @@
+"""Filter parameters → TaskFilter → SQL, checked against a real SQLite store."""
+from urllib.parse import parse_qs
+
+import pytest
+
+from app.store import task_queries
+from app.store.history import HistoryStore
+from app.store.merge import new_task_row
+from app.task_filters import FilterError, TaskFilter, parse_filter
+
+NOW = 1_000_000.0
+
+
+def row(uuid, **fields):
+    base = new_task_row(uuid)
+    base.update(state="SUCCESS", timestamp=NOW, name="a.add", worker="w1@h", queue="celery",
+                received=NOW - 60, started=NOW - 59, runtime=1.0, args="(1,)", kwargs="{}")
+    base.update(fields)
+    return base
+
+
+ROWS = [
+    row("t1"),
+    row("t2", state="FAILURE", name="a.fail", exception="ValueError('boom 50%')",
+        received=NOW - 7200),
+    row("t3", worker="w2@h", queue="reports", runtime=12.5, received=NOW - 30),
+    row("t4", name="a.mail", args="('ünï \"quoted\"', 'x_y')", received=NOW - 86400 * 3,
+        started=None, runtime=None, state="RECEIVED"),
+    row("t5", routing_key="priority", queue=None, received=NOW - 10, result="'found it'"),
+]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    instance = HistoryStore(f"sqlite:///{tmp_path_factory.mktemp('filters') / 'h.db'}")
+    instance.write(ROWS)
+    yield instance
+    instance.close()
+
+
+def uuids(store, params):
+    task_filter = parse_filter(params, now=NOW)
+    found = [r["uuid"] for r in task_queries.page(store.engine, task_filter, 0, 100, now=NOW)]
+    assert task_queries.count(store.engine, task_filter, now=NOW) == len(found)
+    return found
+
+
+@pytest.mark.parametrize("params, expected", [
+    pytest.param({}, ["t5", "t3", "t1", "t2", "t4"], id="none-newest-first"),
+    pytest.param({"state": "FAILURE"}, ["t2"], id="state"),
+    pytest.param({"state": ["success", "RECEIVED"]}, ["t5", "t3", "t1", "t4"], id="states"),
+    pytest.param({"name": "a.fail,a.mail"}, ["t2", "t4"], id="names"),
+    pytest.param({"worker": "w2@h"}, ["t3"], id="worker"),
+    pytest.param({"queue": "reports"}, ["t3"], id="queue"),
+    pytest.param({"queue": "priority"}, ["t5"], id="queue-by-routing-key"),
+    pytest.param({"range": "1h"}, ["t5", "t3", "t1"], id="quick-range"),
+    pytest.param({"since": str(NOW - 7300), "until": str(NOW - 50)}, ["t1", "t2"], id="window"),
+    pytest.param({"since": "24h"}, ["t5", "t3", "t1", "t2"], id="since-duration"),
+    pytest.param({"time_field": "started", "since": str(NOW - 70)}, ["t5", "t3", "t1", "t2"],
+                 id="time-field"),
+    pytest.param({"runtime_min": "2"}, ["t3"], id="runtime-min"),
+    pytest.param({"runtime_max": "2"}, ["t5", "t1", "t2"], id="runtime-max"),
+    pytest.param({"search": "50%"}, ["t2"], id="search-exception-literal-percent"),
+    pytest.param({"search": "x_y"}, ["t4"], id="search-args-literal-underscore"),
+    pytest.param({"search": "found it"}, ["t5"], id="search-result"),
+    pytest.param({"search": "ünï \"quoted\""}, ["t4"], id="search-unicode-quotes"),
+    pytest.param({"sort": "runtime"}, ["t4", "t1", "t2", "t5", "t3"], id="sort-nulls-first"),
+    pytest.param({"sort": "-runtime"}, ["t3", "t5", "t2", "t1", "t4"], id="sort-desc"),
+    pytest.param({"state": "SUCCESS", "worker": "w1@h", "range": "1h", "runtime_max": "5",
+                  "search": "1,", "sort": "received"}, ["t1", "t5"], id="combined"),
+])
+def test_filters_select_the_right_tasks(store, params, expected):
+    assert uuids(store, params) == expected
+
+
+@pytest.mark.parametrize("params, message", [
+    pytest.param({"state": "no good"}, "is not a task state", id="state"),
+    pytest.param({"range": "yesterday"}, "not a duration", id="range"),
+    pytest.param({"since": "last tuesday"}, "neither epoch seconds nor an ISO-8601", id="since"),
+    pytest.param({"since": "200", "until": "100"}, "must not be after until", id="window"),
+    pytest.param({"runtime_min": "fast"}, "not a number of seconds", id="runtime"),
+    pytest.param({"runtime_min": "-1"}, "must not be negative", id="negative"),
+    pytest.param({"runtime_min": "5", "runtime_max": "1"}, "must not exceed", id="runtime-order"),
+    pytest.param({"sort": "args"}, "is not one of", id="sort"),
+    pytest.param({"time_field": "eta"}, "time_field", id="time-field"),
+    pytest.param({"search": "x" * 201}, "at most 200", id="search-length"),
+    pytest.param({"colour": "red"}, "unknown filter parameter 'colour'", id="unknown"),
+])
+def test_nonsense_is_a_clear_error(params, message):
+    with pytest.raises(FilterError, match=message):
+        parse_filter(params, now=NOW)
+
+
+def test_unknown_parameters_are_tolerated_when_not_strict():
+    assert parse_filter({"utm_source": "mail"}, strict=False) == TaskFilter()
+
+
+def test_iso_times_and_round_trip_through_the_query_string():
+    task_filter = parse_filter({"since": "2026-01-01T00:00:00Z", "state": "FAILURE",
+                                "name": "a.b", "search": "a b&c", "sort": "runtime"})
+    assert task_filter.since == 1767225600.0
+    assert parse_filter(parse_qs(task_filter.to_query_string())) == task_filter
+
+
+def test_distinct_values_for_pickers(store):
+    assert task_queries.distinct_values(store.engine, "name") == ["a.add", "a.fail", "a.mail"]
