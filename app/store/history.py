@@ -46,6 +46,9 @@ def open_engine(url: str) -> Engine:
         engine = create_engine(parsed, pool_pre_ping=True)
     try:
         metadata.create_all(engine)
+        for table in metadata.sorted_tables:  # indexes added since the store was created
+            for index in table.indexes:
+                index.create(engine, checkfirst=True)
     except OperationalError as exc:
         raise StoreError(f"cannot open the store {parsed.render_as_string()}: {exc.orig}") from None
     return engine

@@ -34,6 +34,7 @@ tasks = Table(
     Column("runtime", Float),  # seconds, as the worker measured it
     Index("ix_tasks_received", "received"),
     Index("ix_tasks_state_timestamp", "state", "timestamp"),
+    Index("ix_tasks_state_received", "state", "received"),
     Index("ix_tasks_name_received", "name", "received"),
     Index("ix_tasks_worker_received", "worker", "received"),
     Index("ix_tasks_parent", "parent_id"),
