@@ -69,3 +69,37 @@ def scope(ctx: click.Context, **cli) -> None:
     celery_app = ctx.obj.app
     cli["broker"] = cli.get("broker") or celery_app.conf.broker_url
     _run(serve, cli, celery_app)
+
+
+@main.command("export")
+@settings_options
+@click.option("--state", "states", multiple=True, help="Task state (repeat for several).")
+@click.option("--name", "names", multiple=True, help="Task name (repeat for several).")
+@click.option("--worker", help="Worker hostname.")
+@click.option("--queue", help="Queue or routing key.")
+@click.option("--since", help="Start: epoch seconds, ISO-8601 (UTC), or a duration ago (24h).")
+@click.option("--until", help="End: epoch seconds or ISO-8601 (UTC).")
+@click.option("--time-field", default="received", show_default=True,
+              help="Which lifecycle time --since/--until apply to.")
+@click.option("--search", help="Text to find in args, kwargs, result or exception.")
+@click.option("--sort", default="-received", show_default=True, help="Column; '-' for descending.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="CSV file to write ('-' for standard output).")
+@click.pass_context
+def export_command(ctx: click.Context, states, names, worker, queue, since, until, time_field,
+                   search, sort, output, **cli) -> None:
+    """Export task history as CSV, e.g. `celery-scope export --since 24h --state FAILURE -o f.csv`."""
+    from .export import export_to_file
+    from .task_filters import FilterError, parse_filter
+
+    merged = {**(ctx.obj or {}), **{key: value for key, value in cli.items() if value is not None}}
+    params = {"state": list(states), "name": list(names), "worker": worker, "queue": queue,
+              "since": since, "until": until, "time_field": time_field, "search": search,
+              "sort": sort}
+    try:
+        task_filter = parse_filter({key: value for key, value in params.items() if value})
+        settings = resolve(merged, config_file=merged.pop("config_file", None))
+        export_to_file(settings, task_filter, output)
+    except (ConfigError, StoreError, FilterError) as exc:
+        click.echo(f"celery-scope: error: {exc}", err=True)
+        sys.exit(2)

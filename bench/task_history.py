@@ -87,7 +87,8 @@ def export_in_child(url: str, queue) -> None:
     """Export every row as the CSV endpoint does, discarding the text; report rows/s, RSS."""
     store = HistoryStore(url)
     started = time.perf_counter()
-    size = sum(len(chunk) for chunk in task_queries.export_chunks(store.engine, parse_filter({})))
+    size = sum(len(text) for _, text in
+               task_queries.export_batches(store.engine, parse_filter({})))
     seconds = time.perf_counter() - started
     queue.put((store.count_tasks(), seconds, size,
                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))

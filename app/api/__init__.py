@@ -39,7 +39,7 @@ def tasks_csv():
     now = datetime.now(timezone.utc).timestamp()
     task_filter = parse_filter(request.args.to_dict(flat=False), now)
     engine = current().store.engine
-    chunks = task_queries.export_chunks(engine, task_filter, now=now)
+    chunks = (text for _, text in task_queries.export_batches(engine, task_filter, now=now))
     headers = {"Content-Disposition": f'attachment; filename="{export_filename(task_filter, now)}"',
                "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     return Response(stream_with_context(chunks), mimetype="text/csv", headers=headers)

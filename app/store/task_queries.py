@@ -121,15 +121,15 @@ def csv_line(values) -> str:
     return buffer.getvalue()
 
 
-def export_chunks(engine: Engine, task_filter: TaskFilter, batch: int = 5000,
-                  now: float | None = None) -> Iterator[str]:
-    """The filtered, sorted tasks as CSV text in chunks of `batch` rows; constant memory.
+def export_batches(engine: Engine, task_filter: TaskFilter, batch: int = 5000,
+                   now: float | None = None) -> Iterator[tuple[int, str]]:
+    """The filtered, sorted tasks as CSV: (rows, text) per batch, the header first (0 rows).
 
-    On SQLite each record is formatted by the database itself (printf's %w doubles the
-    quotes), which is what lets an export pass 100,000 rows/s; elsewhere Python's csv
-    module writes the same quoting.
+    Constant memory whatever the size. On SQLite each record is formatted by the database
+    itself (printf's %w doubles the quotes), which is what lets an export pass 100,000
+    rows/s; elsewhere Python's csv module writes the same quoting.
     """
-    yield csv_line(export_header())
+    yield 0, csv_line(export_header())
     columns = _export_columns(engine)
     where = where_clause(task_filter, now)
     with engine.connect() as connection:
@@ -139,10 +139,10 @@ def export_chunks(engine: Engine, task_filter: TaskFilter, batch: int = 5000,
             line = func.printf(record, *(func.coalesce(column, "") for column in columns))
             result = streaming.execute(ordered(select(line).where(where), task_filter))
             for part in result.scalars().partitions(batch):
-                yield "".join(part)
+                yield len(part), "".join(part)
             return
         result = streaming.execute(ordered(select(*columns).where(where), task_filter))
         for part in result.partitions(batch):
             buffer = io.StringIO()
             csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(part)
-            yield buffer.getvalue()
+            yield len(part), buffer.getvalue()
