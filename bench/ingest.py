@@ -8,9 +8,10 @@ process fed through a real Redis by celery's own EventDispatcher:
 
 * drain: a bounded backlog (--events) published as fast as two publishers can; the
   collector's events/s from the first event published to the last one committed, its CPU
-  time per event, and its lag (publishers done -> last event stored). The publishers'
-  own rate is printed too: it is what the broker path allows, so a drain rate equal to it
-  means the collector kept up rather than hit its limit;
+  time per event and share of its core, and its lag (publishers done -> last event
+  stored). The publishers' own rate is printed too: it caps the drain figure (on two
+  cores they share one with Redis), so a drain rate close to it with a short lag means
+  the collector kept up rather than hit its limit;
 * input rate: two publishers paced at --rate events/s in total for --seconds; every task
   must then be in the store with the final state it was published with;
 * memory: the collector's peak RSS over the whole run.
@@ -357,6 +358,7 @@ class Monitor(threading.Thread):
     def stop(self) -> None:
         self._done.set()
         self.join()
+        self.cache.close()
 
 
 def wait_connected(monitor: Monitor, collector: subprocess.Popen, workdir: Path) -> None:
@@ -422,6 +424,8 @@ def run_phase(broker: str, collector: subprocess.Popen, monitor: Monitor, db: Pa
     status = wait_ingested(monitor, collector, base + published)
     cpu = cpu_seconds(process) - cpu_before
     stored = status["events"] - base
+    if not stored:
+        raise RuntimeError("the collector stored none of the events; see collector.log")
     busy_seconds = status["last_event_at"] - first
     expected = {uuid: state for report in reports for uuid, state in report["expected"].items()}
     missing, wrong = check_tasks(db, expected)
@@ -541,4 +545,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)  # Ctrl-C: main's finally has already stopped everything it started
