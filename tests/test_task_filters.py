@@ -104,3 +104,22 @@ def test_iso_times_and_round_trip_through_the_query_string():
 
 def test_distinct_values_for_pickers(store):
     assert task_queries.distinct_values(store.engine, "name") == ["a.add", "a.fail", "a.mail"]
+
+
+def test_command_line_export_writes_the_filtered_rows(store, tmp_path):
+    import csv
+
+    from click.testing import CliRunner
+
+    from app.cli import main
+    output = tmp_path / "failed.csv"
+    url = str(store.engine.url)
+    result = CliRunner().invoke(main, ["export", "--store", url, "--state", "FAILURE",
+                                       "--since", str(NOW - 86400 * 10), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert "Wrote 1 tasks" in result.output
+    with open(output, newline="", encoding="utf-8") as handle:
+        (record,) = list(csv.DictReader(handle))
+    assert record["uuid"] == "t2" and record["exception"] == "ValueError('boom 50%')"
+    bad = CliRunner().invoke(main, ["export", "--store", url, "--sort", "args", "-o", "-"])
+    assert bad.exit_code == 2 and "sort" in bad.output
