@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import dash
-from dash import html
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .services import Services
+
+if TYPE_CHECKING:  # the collector imports this package too, and needs no Dash
+    import dash
 
 _PACKAGE = Path(__file__).parent
 
@@ -23,6 +24,9 @@ def assets_dir() -> Path:
 
 def create_app(settings: Settings, services: Services | None = None) -> dash.Dash:
     """Build the Dash app (its Flask server is `.server`) reading the store and cache."""
+    import dash
+    from dash import html
+
     from .components.navbar import make_navbar
     from .components.status_banner import make_status_banner
 

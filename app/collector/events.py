@@ -22,7 +22,8 @@ from .status import CollectorStatus
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.2  # longest a received event waits before its transaction commits
-MAX_BATCH_MESSAGES = 5000  # messages folded into one transaction at most
+MAX_BATCH_MESSAGES = 1000  # messages folded into one transaction at most
+MERGE_CHUNK_MESSAGES = 250  # decoded and merged at a time, so decoded events never pile up
 SAMPLE_SECONDS = 10.0  # one worker sample per worker per this many seconds, for charts
 
 
@@ -83,7 +84,26 @@ class EventCollector:
         self.status.publish_if_due(force=True)
 
     def ingest(self, messages: list[Any]) -> None:
-        """Fold a batch of raw messages into the store in one transaction."""
+        """Fold a batch of raw messages into the store in one transaction.
+
+        Messages are decoded and merged a chunk at a time, so what stays in memory is the
+        batch's rows, not every event of it.
+        """
+        touched_workers: dict[str, dict[str, Any]] = {}
+        task_rows: dict[str, dict[str, Any]] = {}
+        samples: list[dict[str, Any]] = []
+        count, newest = 0, None
+        for start in range(0, len(messages), MERGE_CHUNK_MESSAGES):
+            task_events, worker_events = self._decode(messages[start:start + MERGE_CHUNK_MESSAGES])
+            samples += self._fold_worker_events(worker_events, touched_workers)
+            self._fold_task_events(task_events, task_rows, touched_workers)
+            count += len(task_events) + len(worker_events)
+            newest = max((event["timestamp"] for event in task_events + worker_events),
+                         default=newest)
+        self._write(list(task_rows.values()), list(touched_workers.values()), samples)
+        self.status.ingested(count, newest)
+
+    def _decode(self, messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         task_events: list[dict[str, Any]] = []
         worker_events: list[dict[str, Any]] = []
         for message in messages:
@@ -94,13 +114,7 @@ class EventCollector:
                     task_events.append(event)
                 else:
                     worker_events.append(event)
-
-        touched_workers: dict[str, dict[str, Any]] = {}
-        samples = self._fold_worker_events(worker_events, touched_workers)
-        task_rows = self._fold_task_events(task_events, touched_workers)
-        self._write(list(task_rows.values()), list(touched_workers.values()), samples)
-        newest = max((event["timestamp"] for event in task_events + worker_events), default=None)
-        self.status.ingested(len(task_events) + len(worker_events), newest)
+        return task_events, worker_events
 
     def _write(self, task_rows, worker_rows, samples) -> None:
         """Commit, retrying with backoff while the store is unreachable: nothing is dropped."""
@@ -140,9 +154,11 @@ class EventCollector:
                                     "load1": row["load1"]})
         return samples
 
-    def _fold_task_events(self, events, touched_workers) -> dict[str, dict[str, Any]]:
-        uuids = list({event["uuid"] for event in events})
-        rows = self.store.load_tasks(uuids) if uuids else {}
+    def _fold_task_events(self, events, rows, touched_workers) -> None:
+        """Merge task events into `rows` (uuid → row), loading rows this batch has not seen."""
+        unseen = list({event["uuid"] for event in events} - rows.keys())
+        if unseen:
+            rows.update(self.store.load_tasks(unseen))
         for event in events:
             uuid = event["uuid"]
             row = rows.get(uuid)
@@ -151,4 +167,3 @@ class EventCollector:
             counter = apply_task_event(row, event)
             if counter and row["worker"]:
                 self._worker(row["worker"], touched_workers)[counter] += 1
-        return rows

@@ -54,7 +54,10 @@ class RedisEventReceiver:
 
     def __init__(self, broker_url: str, transport_options: dict | None = None):
         options = transport_options or {}
-        self.client = redis.Redis.from_url(broker_url, socket_keepalive=True)
+        # RESP2: redis-py's RESP3 pub/sub handler formats a debug string for every message.
+        # A 1 MiB read buffer lets one read take many messages before giving up the GIL.
+        self.client = redis.Redis.from_url(broker_url, socket_keepalive=True, protocol=2,
+                                           socket_read_size=1 << 20)
         db = self.client.connection_pool.connection_kwargs.get("db", 0)
         prefix = options.get("fanout_prefix", True)
         prefix = f"/{db}." if prefix is True else (prefix or "")
