@@ -37,6 +37,7 @@ class EventCollector:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        self.status.publish_if_due(force=True)  # replace what a previous run left in the cache
         self._threads = [
             threading.Thread(target=self.receiver.run, name="event-receiver", daemon=True,
                              args=(self._inbox.put, self._stop, self.status)),

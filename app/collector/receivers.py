@@ -67,18 +67,21 @@ class RedisEventReceiver:
     def run(self, push: Push, stop: threading.Event, status: LinkStatus) -> None:
         backoff = Backoff()
         while not stop.is_set():
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.client.pubsub()
             try:
                 if self.patterns:
                     pubsub.psubscribe(self.topic)
                 else:
                     pubsub.subscribe(self.topic)
-                status.connected()
-                backoff.reset()
                 while not stop.is_set():
                     message = pubsub.get_message(timeout=POLL_SECONDS)
-                    if message is not None:
+                    if message is None:
+                        continue
+                    if message["type"] in ("message", "pmessage"):
                         push(message["data"])
+                    elif message["type"] in ("subscribe", "psubscribe"):
+                        status.connected()  # Redis confirmed: from now on nothing is missed
+                        backoff.reset()
             except Exception as exc:  # noqa: BLE001 — RedisError, OSError or anything unforeseen: reconnect
                 status.disconnected(exc)
                 stop.wait(backoff.next())
