@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery
+from kombu.exceptions import EncodeError
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,38 @@ class Control:
                         hard: float | None = None, workername: str | None = None) -> ControlResult:
         arguments = {"task_name": _name("task name", task_name), "soft": soft, "hard": hard}
         return self._to_some("time_limit", workername, arguments)
+
+    def task_apply(self, task_name: str, args: list | tuple = (),
+                   kwargs: dict[str, Any] | None = None, queue: str | None = None) -> str:
+        """Send `task_name` as a new task with these arguments; return its id.
+
+        Nothing checks that a worker knows the task (the task page asks the Inspector's
+        registered lists first). `queue` routes it like the original; None uses the app's
+        default routing. Arguments the serializer refuses raise ControlError, not
+        BrokerUnavailable: retrying would not help.
+        """
+        name = _name("task name", task_name)
+        if not isinstance(args, (list, tuple)):
+            raise ControlError(f"args must be a list or tuple, got {type(args).__name__}")
+        if kwargs is not None and not (isinstance(kwargs, dict)
+                                       and all(isinstance(key, str) for key in kwargs)):
+            raise ControlError("kwargs must be a mapping of argument names to values")
+        options = {"queue": queue} if queue else {}
+        started = time.monotonic()
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=self.timeout)
+                result = self.app.send_task(name, args=tuple(args), kwargs=dict(kwargs or {}),
+                                            connection=connection, add_to_parent=False,
+                                            **options)
+        except EncodeError as exc:
+            raise ControlError(f"cannot serialize the arguments of {name}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 — every transport has its own error types
+            log.warning("sending %s failed: %s", name, exc)
+            raise BrokerUnavailable(f"broker unreachable: {type(exc).__name__}: {exc}") from None
+        log.info("sending %s as %s took %.0f ms", name, result.id,
+                 (time.monotonic() - started) * 1000)
+        return result.id
 
     def _to_some(self, action: str, workername: str | None,
                  arguments: dict[str, Any]) -> ControlResult:
