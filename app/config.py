@@ -113,6 +113,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("inspect_timeout", float, "Seconds to wait for workers' replies to inspect calls.", 1.0, _positive),
     Option("inspect_interval", float, "Seconds between two Inspector rounds.", 10.0, _positive),
     Option("refresh_interval", float, "Seconds between two refreshes of an open page.", 2.0, _positive),
+    Option("retention_days", float, "Keep tasks received within this many days.", 30.0,
+           _positive),
+    Option("retention_tasks", int, "Keep at most this many tasks (the newest).", 10_000_000,
+           _positive),
     Option("enable_events", bool, "Ask workers to send events at start (like Flower).", True),
     Option("insecure_no_auth", bool, "Allow listening beyond loopback without authentication.", False),
 )
@@ -130,6 +134,8 @@ class Settings:
     inspect_timeout: float = 1.0
     inspect_interval: float = 10.0
     refresh_interval: float = 2.0
+    retention_days: float = 30.0
+    retention_tasks: int = 10_000_000
     enable_events: bool = True
     insecure_no_auth: bool = False
 

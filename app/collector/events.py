@@ -17,6 +17,7 @@ from ..store.history import HistoryStore
 from ..store.merge import apply_task_event, apply_worker_event, new_task_row, new_worker_row
 from .decode import MalformedEvent, iter_events
 from .receivers import Backoff
+from .retention import Retention
 from .status import CollectorStatus
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,10 @@ SAMPLE_SECONDS = 10.0  # one worker sample per worker per this many seconds, for
 
 
 class EventCollector:
-    def __init__(self, receiver, store: HistoryStore, status: CollectorStatus):
+    def __init__(self, receiver, store: HistoryStore, status: CollectorStatus,
+                 retention: Retention | None = None):
         self.receiver, self.store, self.status = receiver, store, status
+        self.retention = retention
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._workers = store.load_workers()
@@ -80,6 +83,8 @@ class EventCollector:
                 self.ingest(batch)
             elif self._stop.is_set():
                 break
+            if self.retention is not None:
+                self._prune()
             self.status.set_backlog(self._inbox.qsize())
             self.status.publish_if_due()
         self.status.publish_if_due(force=True)
@@ -103,6 +108,12 @@ class EventCollector:
                          default=newest)
         self._write(list(task_rows.values()), list(touched_workers.values()), samples)
         self.status.ingested(count, newest)
+
+    def _prune(self) -> None:
+        try:
+            self.retention.prune_step()
+        except Exception as exc:  # noqa: BLE001 — pruning waits for the next round
+            log.warning("retention: pruning failed: %s", exc)
 
     def _decode(self, messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         task_events: list[dict[str, Any]] = []

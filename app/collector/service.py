@@ -15,6 +15,7 @@ from ..store.history import HistoryStore
 from .events import EventCollector
 from .inspector import Inspector, InspectorPoller
 from .receivers import KombuEventReceiver, RedisEventReceiver, redis_fast_path_possible
+from .retention import Retention
 from .status import CollectorStatus
 
 log = logging.getLogger(__name__)
@@ -54,11 +55,13 @@ class Collector:
             receiver = RedisEventReceiver(broker_url, options)
         else:
             receiver = KombuEventReceiver(celery_app, receiver_node_id(settings))
-        self.events = EventCollector(receiver, store, self.status)
+        self.retention = Retention(store, settings.retention_days * 86400, settings.retention_tasks)
+        self.events = EventCollector(receiver, store, self.status, self.retention)
         self.poller = InspectorPoller(Inspector(celery_app, cache, settings.inspect_timeout),
                                       settings.inspect_interval)
 
     def start(self) -> None:
+        self.retention.start()
         self.events.start()
         self.poller.start()
         if self.settings.enable_events:
@@ -73,3 +76,4 @@ class Collector:
     def stop(self) -> None:
         self.poller.stop()
         self.events.stop()
+        self.retention.stop()

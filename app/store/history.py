@@ -118,6 +118,28 @@ class HistoryStore:
             if samples:
                 connection.execute(worker_samples.insert(), samples)
 
+    def retention_cutoff(self, max_age: float, max_tasks: int, now: float) -> float:
+        """The received time before which tasks go: older than `max_age` seconds, or beyond
+        the newest `max_tasks`. A read only (the collector's writer does the deleting)."""
+        cutoff = now - max_age
+        query = (select(tasks.c.received).where(tasks.c.received.is_not(None))
+                 .order_by(tasks.c.received.desc()).offset(max_tasks).limit(1))
+        with self.engine.connect() as connection:
+            beyond = connection.execute(query).scalar()
+        return cutoff if beyond is None else max(cutoff, beyond + 1e-6)
+
+    def prune(self, received_before: float, batch: int) -> int:
+        """Delete up to `batch` tasks received before the cutoff (and worker samples older
+        than it), oldest first; return how many tasks went. Small batches keep each
+        transaction short, so ingestion never waits long."""
+        doomed = (select(tasks.c.uuid).where(tasks.c.received < received_before)
+                  .order_by(tasks.c.received).limit(batch))
+        with self.engine.begin() as connection:
+            deleted = connection.execute(tasks.delete().where(tasks.c.uuid.in_(doomed))).rowcount
+            connection.execute(worker_samples.delete().where(
+                worker_samples.c.timestamp < received_before))
+        return deleted
+
     # -- the readers' side -------------------------------------------------------------
 
     def workers(self) -> list[dict[str, Any]]:
