@@ -53,7 +53,8 @@ def make_task_grid(grid_id: str, visible: list[str], link_prefix: str) -> dag.Ag
         columnDefs=column_defs(visible, link_prefix),
         rowModelType="infinite",
         getRowId="params.data.uuid",
-        defaultColDef={"resizable": True, "filter": False},
+        defaultColDef={"resizable": True, "filter": False,
+                       "sortingOrder": ["desc", "asc"]},  # never unsorted: the store sorts
         dashGridOptions={"cacheBlockSize": PAGE_ROWS, "maxBlocksInCache": 20,
                          "infiniteInitialRowCount": 1, "rowBuffer": 0,
                          "suppressMultiSort": True, "tooltipShowDelay": 300},

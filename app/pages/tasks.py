@@ -65,8 +65,9 @@ def _initial(query: dict) -> tuple[TaskFilter, str]:
         return TaskFilter(), f"The link's filter was ignored: {exc}"
 
 
-def _field(label: str, control) -> html.Label:
-    return html.Label([html.Span(label, className="field-label"), control], className="field")
+def _field(label: str, control) -> html.Div:
+    return html.Div([html.Label(label, htmlFor=control.id, className="field-label"), control],
+                    className="field")
 
 
 def layout(**query):
