@@ -25,6 +25,7 @@ VERSION = "worker-data-version"
 HEADER = "worker-header"
 OFFLINE = "worker-offline-note"
 CONTROLS = "worker-controls"  # fieldset: disabled while offline
+BUSY = "worker-busy"  # inner fieldset: disabled while an action runs
 RESULT = "worker-action-result"
 REFRESH = "worker-refresh"
 POOL, BROKER, QUEUES, CONFIG, SYSTEM, TOTALS = ("worker-pool", "worker-broker", "worker-queues",
@@ -101,7 +102,7 @@ def layout(name: str | None = None, **_query):
         html.Div([html.H1(hostname, className="title"), html.Div(id=HEADER, className="meta"),
                   _button("Refresh now", REFRESH)], className="page-header"),
         html.P(id=OFFLINE, className="banner banner-warn", hidden=True),
-        html.Fieldset([
+        html.Fieldset(html.Fieldset([
             html.Div([
                 dcc.ConfirmDialogProvider(
                     _button("Shut down", SHUTDOWN, "danger"), id=f"{SHUTDOWN}-confirm",
@@ -123,7 +124,7 @@ def layout(name: str | None = None, **_query):
                 _tab("Config", html.Div(id=CONFIG)),
                 _tab("System", html.Div(id=SYSTEM)),
             ], className="tabs"),
-        ], id=CONTROLS, className="plain"),
+        ], id=BUSY, className="plain"), id=CONTROLS, className="plain"),
         dcc.Graph(id=CHART, config={"displaylogo": False}),
     ], className="page")
 
@@ -188,7 +189,8 @@ def _render(_ticks, _version, hostname):
     State(WORKER, "data"), State(VERSION, "data"), State(POOL_N, "value"),
     State(AUTO_MIN, "value"), State(AUTO_MAX, "value"), State(NEW_QUEUE, "value"),
     State(LIMIT_TASK, "value"), State(RATE, "value"), State(SOFT, "value"), State(HARD, "value"),
-    running=[(Output(CONTROLS, "className"), "plain busy", "plain")],
+    running=[(Output(BUSY, "disabled"), True, False),
+             (Output(BUSY, "className"), "plain busy", "plain")],
     prevent_initial_call=True,
 )
 def _act(*args):
