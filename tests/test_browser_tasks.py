@@ -47,6 +47,8 @@ def test_filter_export_and_open(redis_server, workers, scope, cluster_app, page,
         records = list(csv.DictReader(handle))
     assert sorted(record["uuid"] for record in records) == sorted(failed)
     assert all("failed on purpose" in record["exception"] for record in records)
+    expect(page.locator("#tasks-export-status")).to_have_text(
+        "Exported 3 rows to tasks_start_now.csv")
 
     page.goto(dashboard.url + "/tasks?state=SUCCESS&name=cluster.add")  # a bookmarked view
     expect(count).to_have_text("6 tasks match", timeout=15000)

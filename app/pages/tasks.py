@@ -30,6 +30,7 @@ FILTER = "tasks-filter"  # the validated filter, as query parameters
 PROBLEM = "tasks-filter-problem"
 COUNT = "tasks-count"
 EXPORT = "tasks-export"
+EXPORT_STATUS = "tasks-export-status"  # written by assets/export.js, never by a callback
 COLUMNS = "tasks-columns"
 STATE, NAME, WORKER, QUEUE = "tasks-state", "tasks-name", "tasks-worker", "tasks-queue"
 TIME_FIELD, RANGE, SINCE, UNTIL = "tasks-time-field", "tasks-range", "tasks-since", "tasks-until"
@@ -115,7 +116,9 @@ def layout(**query):
                         title="Count again and fetch the newest rows"),
             html.P(problem, id=PROBLEM, className="banner banner-error", hidden=not problem),
             html.A("Export CSV", id=EXPORT, className="button", download="",
-                   href=f"{prefix}api/tasks.csv?{task_filter.to_query_string()}"),
+                   href=f"{prefix}api/tasks.csv?{task_filter.to_query_string()}",
+                   **{"data-export-progress": EXPORT_STATUS, "data-count-from": COUNT}),
+            html.Span(id=EXPORT_STATUS, role="status", className="muted"),
             html.Details([html.Summary("Columns"),
                           dcc.Checklist(id=COLUMNS, options=COLUMN_OPTIONS, value=DEFAULT_VISIBLE,
                                         persistence=True, className="column-picker")],
