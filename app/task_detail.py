@@ -50,14 +50,25 @@ class Step:
 
 
 def timeline(row: Mapping[str, Any]) -> list[Step]:
-    """The lifecycle steps the task went through, in time order (schema order on ties)."""
-    times = [(row[step], _STEP_ORDER[step], step) for step in LIFECYCLE_STEPS
-             if row.get(step) is not None]
+    """The lifecycle steps the task went through, in time order (schema order on ties).
+
+    Celery stamps task-sent after publishing, so a quick worker may stamp task-received
+    first: sent is placed no later than received. Offsets count from the first step shown
+    and are negative only then.
+    """
+    times = []
+    for step in LIFECYCLE_STEPS:
+        at = row.get(step)
+        if at is None:
+            continue
+        received = row.get("received")
+        key = min(at, received) if step == "sent" and received is not None else at
+        times.append((key, _STEP_ORDER[step], step, at))
     times.sort()
     if not times:
         return []
-    first = times[0][0]
-    return [Step(step, at, at - first) for at, _order, step in times]
+    first = times[0][3]
+    return [Step(step, at, at - first) for _key, _order, step, at in times]
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,7 @@ class Durations:
     queued: float | None  # sent → received: in the broker
     wait: float | None  # received → started: reserved by the worker, waiting for a slot
     run: float | None  # the worker's runtime, else started → end
-    total: float | None  # first of sent/received → end
+    total: float | None  # the earlier of sent/received → end
 
 
 def end_time(row: Mapping[str, Any]) -> float | None:
@@ -84,7 +95,8 @@ def _between(start: float | None, end: float | None) -> float | None:
 def durations(row: Mapping[str, Any]) -> Durations:
     end = end_time(row)
     runtime = row.get("runtime")
-    first = row.get("sent") if row.get("sent") is not None else row.get("received")
+    starts = [row[step] for step in ("sent", "received") if row.get(step) is not None]
+    first = min(starts) if starts else None
     return Durations(
         queued=_between(row.get("sent"), row.get("received")),
         wait=_between(row.get("received"), row.get("started")),

@@ -30,13 +30,16 @@ def row(**fields):
     pytest.param({"received": 1.0, "retried": 2.0, "started": 3.0, "succeeded": 4.0},
                  [("received", 0.0), ("retried", 1.0), ("started", 2.0), ("succeeded", 3.0)],
                  id="retried-then-succeeded-time-order"),
+    pytest.param({"sent": 10.002, "received": 10.0, "started": 10.5, "succeeded": 11.0},
+                 [("sent", 0.0), ("received", -0.002), ("started", 0.498), ("succeeded", 0.998)],
+                 id="sent-stamped-after-a-quick-receive-stays-first"),
     pytest.param({"received": 1.0, "started": 1.0, "rejected": 1.0},
                  [("received", 0.0), ("started", 0.0), ("rejected", 0.0)],
                  id="ties-keep-lifecycle-order"),
 ])
 def test_timeline(fields, expected):
     steps = detail.timeline(row(**fields))
-    assert [(step.name, step.offset) for step in steps] == expected
+    assert [(step.name, round(step.offset, 6)) for step in steps] == expected
     assert all(step.at == fields[step.name] for step in steps)
 
 
@@ -56,7 +59,7 @@ def test_timeline(fields, expected):
                  id="still-running"),
     pytest.param({"state": "SUCCESS", "sent": 50.0, "received": 49.0, "started": 49.5,
                   "succeeded": 50.5},
-                 detail.Durations(queued=None, wait=0.5, run=1.0, total=0.5),
+                 detail.Durations(queued=None, wait=0.5, run=1.0, total=1.5),
                  id="client-clock-ahead-no-negative-queue"),
     pytest.param({"state": "PENDING"}, detail.Durations(None, None, None, None), id="nothing"),
 ])
