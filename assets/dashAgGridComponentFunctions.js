@@ -3,33 +3,27 @@
 var dagcomponentfuncs = (window.dashAgGridComponentFunctions =
   window.dashAgGridComponentFunctions || {});
 
-dagcomponentfuncs.WorkerLink = function (props) {
-  if (props.value == null) {
-    return null;
-  }
-  var prefix = (props.prefix || "/").replace(/\/?$/, "/");
-  return React.createElement(
-    "a",
-    { href: prefix + "workers/" + encodeURIComponent(props.value), className: "worker-link" },
-    String(props.value)
-  );
-};
+// A link to the page of the cell's value (a worker or a task), under the app's path prefix.
+function pageLink(section, className) {
+  return function (props) {
+    if (props.value == null) {
+      return null;
+    }
+    var prefix = (props.prefix || "/").replace(/\/?$/, "/");
+    return React.createElement(
+      "a",
+      { href: prefix + section + "/" + encodeURIComponent(props.value), className: className },
+      String(props.value)
+    );
+  };
+}
+
+dagcomponentfuncs.WorkerLink = pageLink("workers", "worker-link");
+dagcomponentfuncs.TaskLink = pageLink("tasks", "task-link");
 
 dagcomponentfuncs.StatusBadge = function (props) {
   var value = String(props.value || "");
   return React.createElement("span", { className: "badge badge-" + value }, value);
-};
-
-dagcomponentfuncs.TaskLink = function (props) {
-  if (props.value == null) {
-    return null;
-  }
-  var prefix = (props.prefix || "/").replace(/\/?$/, "/");
-  return React.createElement(
-    "a",
-    { href: prefix + "tasks/" + encodeURIComponent(props.value), className: "task-link" },
-    String(props.value)
-  );
 };
 
 // A button in a grid row: clicking sets the grid's cellRendererData to the row's value,
