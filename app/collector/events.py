@@ -55,11 +55,6 @@ class EventCollector:
         for thread in self._threads:
             thread.join(timeout)
 
-    @property
-    def backlog(self) -> int:
-        """Messages received but not yet written."""
-        return self._inbox.qsize()
-
     def _next_batch(self) -> list[Any]:
         try:
             batch = [self._inbox.get(timeout=0.5)]
