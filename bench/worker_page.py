@@ -71,6 +71,8 @@ def callback_payload(dependency: dict, values: dict) -> dict:
         return [dict(entry, value=values.get(entry["id"])) for entry in entries]
     outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]}
                for part in dependency["output"].strip(".").split("...")]
+    if not dependency["output"].startswith(".."):  # a single output is sent bare
+        outputs = outputs[0]
     return {"output": dependency["output"], "outputs": outputs,
             "inputs": ids(dependency["inputs"]), "state": ids(dependency["state"]),
             "changedPropIds": [f"{entry['id']}.{entry['property']}"
