@@ -8,9 +8,9 @@ prints:
   time) for each kind of filter, and of the filtered row count shown above the grid;
 * search: median time of a free-text search page (args, kwargs, result, exception);
 * export: rows/s of the CSV export of every row and the exporting process's peak memory,
-  measured in a child process so the figures are the export's own;
-* ingestion beside them: the collector's write rate for a stream of events while a grid
-  query loop or an export runs in another process, against the rate alone.
+  measured in a child process so the figures are the export's own.
+
+Ingestion beside grid queries and exports is measured by bench/ingest_under_load.py.
 
 Run:  python bench/task_history.py [--tasks 1000000] [--db /tmp/scope-bench.db]
 """

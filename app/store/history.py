@@ -28,6 +28,9 @@ def _enable_sqlite_wal(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: a process crash loses no committed transaction
     cursor.execute("PRAGMA busy_timeout=10000")  # milliseconds
+    # Long reads (exports, searches) keep the WAL from being recycled, so it grows; once a
+    # checkpoint completes, cut it back to 64 MiB instead of keeping its high-water size.
+    cursor.execute("PRAGMA journal_size_limit=67108864")
     cursor.close()
 
 
