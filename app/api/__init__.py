@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
+from ..control import BrokerUnavailable, ControlError, UnknownWorker
 from ..services import current
 from ..store import task_queries
 from ..task_filters import FilterError, TaskFilter, parse_filter
@@ -18,6 +19,21 @@ def error(message: str, status: int) -> tuple[Response, int]:
 
 @api.errorhandler(FilterError)
 def _bad_filter(exc: FilterError):
+    return error(str(exc), 400)
+
+
+@api.errorhandler(UnknownWorker)
+def _unknown_worker(exc: UnknownWorker):
+    return error(str(exc), 404)
+
+
+@api.errorhandler(BrokerUnavailable)
+def _broker_unavailable(exc: BrokerUnavailable):
+    return error(str(exc), 503)
+
+
+@api.errorhandler(ControlError)
+def _refused(exc: ControlError):
     return error(str(exc), 400)
 
 
@@ -43,3 +59,6 @@ def tasks_csv():
     headers = {"Content-Disposition": f'attachment; filename="{export_filename(task_filter, now)}"',
                "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     return Response(stream_with_context(chunks), mimetype="text/csv", headers=headers)
+
+
+from . import flower  # noqa: F401 — the Flower-compatible routes attach to `api`
