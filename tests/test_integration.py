@@ -268,3 +268,33 @@ def test_collect_command_runs_the_collector_alone(redis_server, cluster_app, tmp
             collector.get("/healthcheck")
     finally:
         assert collector.stop() == 0
+
+
+def test_concurrent_inspector_rounds_do_not_deadlock(redis_server, workers, tmp_path):
+    """The poller, a page's Refresh and the API may run rounds at once on one Celery app."""
+    import threading
+
+    from app.collector.inspector import Inspector
+    from app.collector.service import make_celery_app
+    from app.store.cache import SnapshotCache
+
+    workers(WORKERS[0])
+    celery_app = make_celery_app(redis_server.url)
+    cache = SnapshotCache(str(tmp_path / "cache"))
+    inspectors = [Inspector(celery_app, cache, timeout=1.0) for _ in range(3)]
+    try:
+        wait_until(lambda: inspectors[0].refresh(expected=[WORKERS[0]]).answered, 30, "ping")
+        answered = []
+        threads = [threading.Thread(target=lambda i=i: answered.append(i.refresh().answered))
+                   for i in inspectors]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+        assert not any(thread.is_alive() for thread in threads), "a round hung"
+        assert answered == [[WORKERS[0]]] * 3
+    finally:
+        for inspector in inspectors:
+            inspector.close()
+        cache.close()
+        celery_app.close()

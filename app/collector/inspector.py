@@ -43,13 +43,18 @@ class Inspector:
 
     def _call(self, method: str, destination: list[str] | None,
               expected: int | None) -> dict[str, Any]:
+        # Each call brings its own connection for the replies, so it holds at most one
+        # pooled connection (its producer's): with several rounds at once (the poller, a
+        # page's Refresh, the API) calls that each held one pooled connection while waiting
+        # for a second could exhaust the pool and deadlock the process.
         options: dict[str, Any] = {"timeout": self.timeout, "destination": destination}
         if expected:
             options["limit"] = expected  # stop waiting once every expected worker replied
-        inspect = self.app.control.inspect(**options)
-        if method == "conf":
-            return inspect.conf(with_defaults=False) or {}
-        return getattr(inspect, method)() or {}
+        with self.app.connection_for_read() as connection:
+            inspect = self.app.control.inspect(connection=connection, **options)
+            if method == "conf":
+                return inspect.conf(with_defaults=False) or {}
+            return getattr(inspect, method)() or {}
 
     def refresh(self, hostname: str | None = None,
                 expected: Iterable[str] = ()) -> RoundResult:
