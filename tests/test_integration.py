@@ -71,6 +71,7 @@ def test_tasks_from_real_workers_reach_the_store_and_survive_a_restart(
     restarted.start()
     try:
         assert len(final_states(store)) == len(sent)
+        wait_until(lambda: restarted.status().get("broker_connected"), 20, "reconnected")
         after = cluster_app.send_task("cluster.add", args=(2, 2)).id
         wait_until(lambda: (store.task(after) or {}).get("state") == "SUCCESS", 30,
                    "a task sent after the restart")
