@@ -3,7 +3,7 @@ import shutil
 import pytest
 from playwright.sync_api import sync_playwright
 
-from .helpers import RedisServer, Scope, start_worker, stop_process
+from .helpers import RedisServer, Scope, start_worker, stop_process, wait_until
 
 
 def pytest_collection_modifyitems(config, items):
@@ -42,6 +42,9 @@ def scope(tmp_path):
     def start(broker, *extra, directory=None, **options):
         instance = Scope(directory or tmp_path, broker, *extra, **options).start()
         started.append(instance)
+        if broker:  # events published before the subscription is confirmed are not seen
+            wait_until(lambda: instance.status().get("broker_connected"), 20,
+                       "the collector's confirmed subscription")
         return instance
 
     yield start
