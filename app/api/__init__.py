@@ -17,24 +17,11 @@ def error(message: str, status: int) -> tuple[Response, int]:
     return jsonify(error=message), status
 
 
-@api.errorhandler(FilterError)
-def _bad_filter(exc: FilterError):
-    return error(str(exc), 400)
-
-
-@api.errorhandler(UnknownWorker)
-def _unknown_worker(exc: UnknownWorker):
-    return error(str(exc), 404)
-
-
-@api.errorhandler(BrokerUnavailable)
-def _broker_unavailable(exc: BrokerUnavailable):
-    return error(str(exc), 503)
-
-
-@api.errorhandler(ControlError)
-def _refused(exc: ControlError):
-    return error(str(exc), 400)
+# Typed errors from anywhere below a route become JSON with the right status.
+_STATUS_OF = ((FilterError, 400), (UnknownWorker, 404), (BrokerUnavailable, 503),
+              (ControlError, 400))
+for _kind, _status in _STATUS_OF:
+    api.register_error_handler(_kind, lambda exc, status=_status: error(str(exc), status))
 
 
 def export_filename(task_filter: TaskFilter, now: float) -> str:
