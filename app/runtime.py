@@ -28,11 +28,15 @@ def configure_logging() -> None:
     logging.getLogger("kombu").setLevel(logging.ERROR)
 
 
-def _terminate_on_sigterm() -> None:
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both stop cleanly. SIGINT is set explicitly: a process started in
+    the background of a non-interactive shell inherits it ignored, and Ctrl-C would not
+    reach the demo's clean-up."""
     def handler(_signum, _frame):
         raise KeyboardInterrupt
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
 
 
 @contextmanager
@@ -75,7 +79,7 @@ def serve(settings: Settings, celery_app: Celery | None = None) -> None:
     except OSError as exc:
         raise StartupError(f"cannot listen on {settings.address}:{settings.port}: {exc.strerror}; "
                            "choose another with --port") from None
-    _terminate_on_sigterm()
+    _stop_on_signals()
     try:
         with running_collector(settings, services, celery_app):
             url = f"http://{settings.address}:{settings.port}{settings.pathname_prefix}"
@@ -92,7 +96,7 @@ def collect(settings: Settings, celery_app: Celery | None = None) -> None:
     """The `celery-scope collect` command: only the collector (scale-out shape)."""
     services = Services.open(settings)
     stop = threading.Event()
-    _terminate_on_sigterm()
+    _stop_on_signals()
     try:
         with running_collector(settings, services, celery_app):
             log.info("collecting events into %s", settings.store)
