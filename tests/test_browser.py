@@ -27,6 +27,12 @@ def test_dashboard_shows_live_workers(redis_server, workers, scope, cluster_app,
     expect(page.locator(".badge-online")).to_have_count(2)
     expect(page.locator("#summary-workers_online .card-value")).to_have_text("2")
     expect(page.locator("#summary-failed_recent .card-value")).to_have_text("5")
+    failed_in_chart = """() => {
+        const plot = document.querySelector('#dashboard-throughput .js-plotly-plot');
+        const trace = plot && plot.data && plot.data.find(t => t.name === 'failed');
+        return trace ? trace.y.reduce((a, b) => a + b, 0) : null;
+    }"""
+    wait_until(lambda: page.evaluate(failed_in_chart) == 5, 15, "5 failures in the chart")
     expect(page.locator("#status-banner")).to_have_class(re.compile("banner-ok"))
     expect(page.locator("#status-banner")).to_contain_text("Connected to redis://127.0.0.1")
     # the heartbeat time is shown as a local date-time, not raw epoch seconds

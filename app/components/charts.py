@@ -25,3 +25,16 @@ def worker_load_figure(samples: pd.DataFrame, title: str) -> go.Figure:
     figure.add_scatter(x=samples["time"], y=samples["load1"], name="load 1m", yaxis="y2",
                        mode="lines+markers", line={"color": "#c62f2f"})
     return figure
+
+
+def throughput_figure(frame: pd.DataFrame, title: str) -> go.Figure:
+    """Succeeded and failed tasks per bucket, stacked."""
+    figure = go.Figure(layout=_LAYOUT)
+    figure.update_layout(title={"text": title, "font": {"size": 13}}, barmode="stack",
+                         height=220, yaxis={"title": "tasks", "rangemode": "tozero"},
+                         xaxis={"title": "time (UTC)"})
+    times = frame["time"].tolist()  # plain lists: no typed-array encoding in the page's JSON
+    figure.add_bar(x=times, y=frame["succeeded"].tolist(), name="succeeded",
+                   marker_color="#1f8a4c")
+    figure.add_bar(x=times, y=frame["failed"].tolist(), name="failed", marker_color="#c62f2f")
+    return figure

@@ -7,11 +7,12 @@ import dash
 from celery import states
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
+from ..components.charts import throughput_figure
 from ..components.refresh import INTERVAL
 from ..components.summary import make_summary_cards
 from ..components.worker_table import NO_WORKERS, make_worker_grid
 from ..control import ControlError
-from ..frames import dashboard_summary, grid_records, worker_frame
+from ..frames import dashboard_summary, grid_records, throughput_frame, worker_frame
 from ..services import current
 from ..worker_actions import describe_round, run_bulk_action
 
@@ -28,12 +29,16 @@ RESULT = "dashboard-action-result"
 TOOLBAR = "dashboard-toolbar"
 SELECTED = "dashboard-selected"
 RECENT_SECONDS = 300  # the "last 5 minutes" of the summary cards
+THROUGHPUT = "dashboard-throughput"
+CHART_SECONDS = 3600  # the throughput chart: the last hour...
+CHART_BUCKET = 60  # ...per minute
 
 
 def layout(**_query):
     prefix = dash.get_app().config.requests_pathname_prefix
     return html.Div([
         html.Section(make_summary_cards({}), id=SUMMARY, className="cards"),
+        dcc.Graph(id=THROUGHPUT, config={"displaylogo": False}, className="chart"),
         html.H2("Workers"),
         html.Fieldset([
             html.Button("Refresh", id=REFRESH, n_clicks=0, className="button",
@@ -53,14 +58,18 @@ def layout(**_query):
 
 
 @callback(Output(SUMMARY, "children"), Output(WORKER_GRID, "rowData"), Output(EMPTY, "hidden"),
-          Input(INTERVAL, "n_intervals"))
+          Output(THROUGHPUT, "figure"), Input(INTERVAL, "n_intervals"))
 def _refresh(_):
     services = current()
     now = time.time()
     workers = worker_frame(services.store.workers(), now)
     recent = services.store.count_states_since(now - RECENT_SECONDS, [states.SUCCESS, states.FAILURE])
     summary = make_summary_cards(dashboard_summary(workers, recent))
-    return summary, grid_records(workers), not workers.empty
+    since = now - CHART_SECONDS
+    finished = services.store.finished_per_bucket(since, CHART_BUCKET)
+    figure = throughput_figure(throughput_frame(finished, since, now, CHART_BUCKET),
+                               "Tasks finished per minute, last hour")
+    return summary, grid_records(workers), not workers.empty, figure
 
 
 clientside_callback(
