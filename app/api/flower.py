@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -59,10 +58,6 @@ STREAM_BATCH = 500  # rows per database round trip while streaming /api/tasks
 MAX_TASK_TYPES = 10_000
 MAX_NUMBER = 2**53  # larger numbers overflow the database's integers and JSON's doubles
 MAX_POOL_CHANGE = 10_000  # processes: grow/shrink/autoscale beyond this is a typo, not a plan
-# One API-driven Inspector round at a time per process: concurrent rounds on one Celery app
-# exhaust its broker connection pool (each inspect call holds a connection while its
-# producer acquires another) and deadlock every broker call of the process.
-_REFRESH_LOCK = threading.Lock()
 _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _FALSE = {"n", "no", "f", "false", "off", "0"}
 
@@ -203,8 +198,7 @@ def list_workers():
         now = time.time()
         online = [row["hostname"] for row in services.store.workers() if is_online(row, now)]
         try:
-            with _REFRESH_LOCK:
-                services.inspector.refresh(workername, expected=online)
+            services.inspector.refresh(workername, expected=online)
         except ControlError as exc:
             raise ApiError(f"Failed to update workers: {exc}", 503) from None
         except Exception as exc:  # noqa: BLE001 — every transport has its own error types
