@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from .schema import TASK_COLUMNS, metadata, tasks, worker_samples, workers
+from .schema import RETIRED_INDEXES, TASK_COLUMNS, metadata, tasks, worker_samples, workers
 
 _SELECT_CHUNK = 500  # ids per IN (...) query
 
@@ -49,6 +49,9 @@ def open_engine(url: str) -> Engine:
         engine = create_engine(parsed, pool_pre_ping=True)
     try:
         metadata.create_all(engine)
+        with engine.begin() as connection:
+            for name in RETIRED_INDEXES:
+                connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
         for table in metadata.sorted_tables:  # indexes added since the store was created
             for index in table.indexes:
                 index.create(engine, checkfirst=True)
