@@ -1,0 +1,250 @@
+"""/explore's aggregations on a small hand-built store with known answers."""
+import csv
+import io
+import math
+from urllib.parse import parse_qs
+
+import numpy as np
+import pytest
+
+from app.series import build_heatmap, build_series, point_link, series_csv
+from app.series_frames import OTHER, epoch_from_local, fold_labels, local_times, percentiles, zone
+from app.series_spec import FilterError, SeriesSpec, auto_bucket, parse_spec
+from app.store.history import HistoryStore
+from app.store.merge import new_task_row
+
+T0 = 1_799_996_400.0  # a whole UTC hour
+END = T0 + 180  # three one-minute buckets: [T0, T0+60), [T0+60, T0+120), [T0+120, T0+180)
+
+
+def window(**changes):
+    return SeriesSpec(range=None, since=T0, until=END, bucket=60).with_changes(**changes)
+
+
+def task(number, name, received, state="SUCCESS", runtime=None, started=None, finished=None,
+         worker="w1@host", queue="celery", retried=None):
+    row = new_task_row(f"task-{number}")
+    started = received + 1 if started is None else started
+    finished = started + (runtime or 0) if finished is None else finished
+    row.update(name=name, state=state, worker=worker, queue=queue, received=received,
+               started=started, runtime=runtime, retried=retried,
+               timestamp=finished if state in ("SUCCESS", "FAILURE", "REVOKED") else started)
+    if state == "SUCCESS":
+        row["succeeded"] = finished
+    elif state == "FAILURE":
+        row["failed"] = finished
+    elif state == "REVOKED":
+        row["revoked"] = finished
+    return row
+
+
+@pytest.fixture
+def store(tmp_path):
+    instance = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
+def filled(store):
+    rows = [
+        # bucket 0: "a" succeeds four times (runtimes 1..4), "b" once (runtime 10)
+        *(task(n, "a", T0 + 2 * n, runtime=float(n), started=T0 + 2 * n + 0.5)
+          for n in (1, 2, 3, 4)),
+        task(5, "b", T0 + 20, runtime=10.0, started=T0 + 21, worker="w2@host", queue="bulk"),
+        # bucket 1 is empty
+        # bucket 2: "a" fails once and succeeds once; "c" is still running at the end
+        task(6, "a", T0 + 120, state="FAILURE", finished=T0 + 125, retried=T0 + 122),
+        task(7, "a", T0 + 121, runtime=5.0),
+        task(8, "c", T0 + 130, state="STARTED"),
+        # outside the window: exactly at its end, and before its start (still running)
+        task(9, "a", END, runtime=1.0),
+        task(10, "c", T0 - 30, state="STARTED"),
+    ]
+    store.write(rows)
+    return store
+
+
+def test_auto_bucket_keeps_charts_between_about_200_and_400_points():
+    assert auto_bucket(900) == 5  # 15 minutes: 180 points
+    assert auto_bucket(86400) == 300  # a day: 288 points
+    assert auto_bucket(7 * 86400) == 1800  # a week: 336 points
+    assert auto_bucket(30 * 86400) == 7200  # 30 days: 360 points
+    for span in (3600, 21600, 86400, 604800):
+        assert 150 <= span / auto_bucket(span) <= 400
+
+
+def test_counts_per_bucket_with_empty_buckets_as_zero_and_the_window_end_excluded(filled):
+    series = build_series(filled.engine, window(metric="received"))
+    assert list(series.frame.index) == [T0, T0 + 60, T0 + 120]
+    assert list(series.frame["received"]) == [5, 0, 3]
+    succeeded = build_series(filled.engine, window(metric="succeeded")).frame["succeeded"]
+    assert list(succeeded) == [5, 0, 1]  # task 4 finishes at T0+12.5, task 5 at T0+31
+
+
+def test_counts_as_rate_per_second(filled):
+    rate = build_series(filled.engine, window(metric="received", unit="rate")).frame["received"]
+    assert rate.tolist() == pytest.approx([5 / 60, 0, 3 / 60])
+
+
+def test_counts_grouped_and_filtered(filled):
+    by_name = build_series(filled.engine, window(metric="received", group="name")).frame
+    assert list(by_name.columns) == ["a", "b", "c"]  # most tasks first, then by name
+    assert by_name.loc[T0].tolist() == [4, 1, 0]
+    assert by_name.loc[T0 + 120].tolist() == [2, 0, 1]
+    only_bulk = build_series(filled.engine, window(metric="received", queues=("bulk",))).frame
+    assert only_bulk["received"].tolist() == [1, 0, 0]
+    retried = build_series(filled.engine, window(metric="retried")).frame["retried"]
+    assert retried.tolist() == [0, 0, 1]
+
+
+def test_top_groups_fold_the_rest_into_other():
+    labels = fold_labels({"a": 5, "b": 4, "c": 3, "d": 1}, top=2)
+    assert labels == {"a": "a", "b": "b", "c": OTHER, "d": OTHER}
+    # one group left over is shown as itself, not as a one-member "other"
+    assert fold_labels({"a": 5, "b": 4, "c": 3}, top=2) == {"a": "a", "b": "b", "c": "c"}
+    assert fold_labels({None: 2, "x": 1}, top=5) == {None: "(none)", "x": "x"}
+
+
+def test_folded_counts_add_up(store):
+    rows = [task(n, name, T0 + n) for n, name in enumerate("aaaaabbbbcccd")]
+    store.write(rows)
+    frame = build_series(store.engine, window(metric="received", group="name", top=2)).frame
+    assert list(frame.columns) == ["a", "b", OTHER]
+    assert frame.loc[T0].tolist() == [5, 4, 4]
+
+
+def test_runtime_percentiles_are_exact(filled):
+    frame = build_series(filled.engine, window(metric="runtime")).frame
+    first = frame.loc[T0]
+    values = [1, 2, 3, 4, 10]
+    assert first["p50"] == 3
+    assert first["p95"] == pytest.approx(8.8)  # 4 + 0.8 * (10 - 4)
+    assert first["p99"] == pytest.approx(np.quantile(values, 0.99))
+    assert first["max"] == 10
+    assert frame.loc[T0 + 60].isna().all()  # no task finished: no runtime, not zero
+    assert frame.loc[T0 + 120].tolist() == [5, 5, 5, 5]
+
+
+def test_grouped_percentiles_pool_the_folded_groups(store):
+    rows = [task(n, "a", T0 + n, runtime=1.0) for n in range(4)]
+    rows += [task(10, "b", T0 + 10, runtime=2.0), task(11, "c", T0 + 11, runtime=4.0),
+             task(12, "d", T0 + 12, runtime=9.0)]
+    store.write(rows)
+    frame = build_series(store.engine, window(metric="runtime", group="name", top=1,
+                                              stat="p50")).frame
+    assert list(frame.columns) == ["a", OTHER]
+    assert frame.loc[T0, "a"] == 1
+    assert frame.loc[T0, OTHER] == 4  # the median of 2, 4 and 9, not a mean of medians
+
+
+def test_percentiles_match_numpy_on_random_values():
+    values = np.random.default_rng(7).lognormal(size=1001)
+    found = percentiles(values)
+    assert found["p99"] == pytest.approx(np.percentile(values, 99))
+    assert found["max"] == values.max()
+
+
+def test_wait_time_is_received_to_started(filled):
+    frame = build_series(filled.engine, window(metric="wait")).frame
+    assert frame.loc[T0, "max"] == 1  # task 5 waited 1 s; the others 0.5 s
+    assert frame.loc[T0, "p50"] == 0.5
+
+
+def test_failure_ratio(filled):
+    frame = build_series(filled.engine, window(metric="failure_ratio")).frame
+    ratio = frame["failure_ratio"]
+    assert ratio[T0] == 0
+    assert math.isnan(ratio[T0 + 60])
+    assert ratio[T0 + 120] == 0.5
+
+
+def test_in_flight_counts_tasks_received_and_not_finished(filled):
+    frame = build_series(filled.engine, window(metric="in_flight")).frame
+    # task 10 runs throughout; bucket 0's five tasks all finish within it (task 5 at T0+31);
+    # in bucket 2 tasks 6 and 7 finish, task 8 stays
+    assert frame["in_flight"].tolist() == [1, 1, 2]
+    by_name = build_series(filled.engine, window(metric="in_flight", group="name")).frame
+    assert by_name.loc[T0 + 120, "c"] == 2
+    assert by_name.loc[T0 + 120, "a"] == 0
+
+
+def test_worker_samples_sum_active_and_average_load(store):
+    store.write([], samples=[
+        {"hostname": "w1", "timestamp": T0 + 5, "active": 2, "processed": 0, "load1": 1.0},
+        {"hostname": "w1", "timestamp": T0 + 15, "active": 4, "processed": 0, "load1": 3.0},
+        {"hostname": "w2", "timestamp": T0 + 5, "active": 1, "processed": 0, "load1": 0.5},
+    ])
+    active = build_series(store.engine, window(metric="worker_active")).frame["worker_active"]
+    assert active[T0] == 4  # w1's mean 3, plus w2's 1
+    assert math.isnan(active[T0 + 60])
+    load = build_series(store.engine, window(metric="worker_load", group="worker")).frame
+    assert load.loc[T0].to_dict() == {"w1": 2.0, "w2": 0.5}
+
+
+def test_heatmap_folds_buckets_into_the_browsers_local_hours(store):
+    # 23:30 UTC is 05:00 the next day in Kolkata (+05:30) and 18:30 in New York (EST)
+    moment = T0 - (T0 % 86400) + 23.5 * 3600
+    store.write([task(1, "a", moment), task(2, "a", moment + 60, state="FAILURE")])
+    spec = SeriesSpec(range=None, since=moment - 86400, until=moment + 86400)
+    kolkata = build_heatmap(store.engine, spec, ratio=False, tz=zone("Asia/Kolkata"))
+    assert kolkata.loc["a", 5] == 2 and kolkata.loc["a"].sum() == 2
+    new_york = build_heatmap(store.engine, spec, ratio=True, tz=zone("America/New_York"))
+    assert new_york.loc["a", 18] == 0.5
+
+
+def test_times_convert_to_the_browser_zone_and_back():
+    tz = zone("Europe/Paris")
+    summer = 1_782_900_000.0  # 2026-07-01, UTC+2
+    assert local_times([summer], tz)[0].hour == (summer % 86400 // 3600 + 2) % 24
+    assert epoch_from_local(local_times([summer], tz)[0].isoformat(), tz) == summer
+    assert zone("Not/AZone").key == "UTC" and zone(None).key == "UTC"
+
+
+def test_spec_round_trips_through_the_url():
+    spec = SeriesSpec(metric="runtime", group="worker", names=("a", "b"), range=None,
+                      since=T0, until=END, bucket=60, stat="p99", top=3)
+    assert parse_spec(parse_qs(spec.to_query_string())) == spec
+    assert parse_spec({}) == SeriesSpec()
+    assert parse_spec({"range": "7d"}).bucket_seconds() == 1800
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"metric": "nope"}, "metric"),
+    ({"group": "colour"}, "group"),
+    ({"metric": "worker_load", "group": "name"}, "group"),
+    ({"range": "3y"}, "range"),
+    ({"since": "yesterday"}, "since"),
+    ({"since": str(END), "until": str(T0)}, "since"),
+    ({"bucket": "0"}, "bucket"),
+    ({"range": "30d", "bucket": "1"}, "bucket"),
+    ({"top": "x"}, "top"),
+    ({"colour": "red"}, "unknown"),
+])
+def test_bad_parameters_say_which_and_why(params, message):
+    with pytest.raises(FilterError, match=message):
+        parse_spec(params)
+
+
+def test_a_point_links_to_the_grid_filtered_to_its_bucket_and_group():
+    spec = window(metric="failed", group="worker", names=("a",))
+    link = point_link(spec, "w1@host", T0 + 60, 60)
+    path, query = link.split("?")
+    params = {key: values[0] for key, values in parse_qs(query).items()}
+    assert path == "tasks"
+    assert params == {"time_field": "failed", "state": "FAILURE", "name": "a",
+                      "worker": "w1@host", "since": repr(T0 + 60),
+                      "until": repr(T0 + 119.999)}
+    assert "worker" not in point_link(spec, OTHER, T0, 60)
+    sampled = window(metric="worker_active", group="worker")
+    assert point_link(sampled, "w1@host", T0, 60) == "workers/w1%40host"
+
+
+def test_csv_has_one_row_per_bucket(filled):
+    rows = list(csv.reader(io.StringIO(series_csv(build_series(filled.engine,
+                                                                window(metric="runtime"))))))
+    assert rows[0] == ["bucket_start_utc", "bucket_start_epoch", "bucket_seconds",
+                       "p50", "p95", "p99", "max"]
+    assert len(rows) == 4
+    assert rows[1][0].endswith("Z") and rows[1][1] == f"{T0:.0f}" and rows[1][3] == "3"
+    assert rows[2][3:] == ["", "", "", ""]
