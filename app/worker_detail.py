@@ -6,6 +6,7 @@ function copes with a missing method (the worker never answered it) by returning
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from .formatting import display_value, human_bytes, human_seconds
@@ -102,6 +103,14 @@ def queue_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
             "exclusive": display_value(queue.get("exclusive")),
         })
     return rows
+
+
+def known_queue_names(cache, extra: Iterable[str] = ()) -> list[str]:
+    """Queues the workers consume from (Inspector), plus `extra`: cheaper for a filter's
+    choices than scanning the history for distinct values (queue has no index)."""
+    names = {row["name"] for hostname in cache.inspected_workers()
+             for row in queue_rows(cache.worker_snapshot(hostname))}
+    return sorted(name for name in names.union(extra) if name)
 
 
 def task_rows(snapshot: dict[str, Any], method: str) -> list[dict[str, Any]]:

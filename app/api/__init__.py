@@ -48,4 +48,4 @@ def tasks_csv():
     return Response(stream_with_context(chunks), mimetype="text/csv", headers=headers)
 
 
-from . import flower  # noqa: F401 — the Flower-compatible routes attach to `api`
+from . import flower, series  # noqa: F401 — their routes attach to `api`

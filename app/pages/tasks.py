@@ -22,7 +22,7 @@ from ..task_filters import (
     TaskFilter,
     parse_filter,
 )
-from ..worker_detail import queue_rows
+from ..worker_detail import known_queue_names
 
 dash.register_page(__name__, path="/tasks", name="Tasks", title="Tasks · celery-scope", order=1)
 
@@ -89,8 +89,9 @@ def layout(**query):
             _field("Worker", dcc.Dropdown(
                 id=WORKER, options=task_queries.distinct_values(store.engine, "worker"),
                 value=task_filter.worker, placeholder="any")),
-            _field("Queue", dcc.Dropdown(id=QUEUE, options=_queue_names(task_filter),
-                                         value=task_filter.queue, placeholder="any")),
+            _field("Queue", dcc.Dropdown(
+                id=QUEUE, options=known_queue_names(current().cache, [task_filter.queue or ""]),
+                value=task_filter.queue, placeholder="any")),
             _field("Time", dcc.Dropdown(id=TIME_FIELD, options=list(TIME_FIELDS),
                                         value=task_filter.time_field, clearable=False)),
             _field("Range", dcc.RadioItems(id=RANGE, options=RANGE_OPTIONS, value=quick,
@@ -126,17 +127,6 @@ def layout(**query):
         ], className="toolbar"),
         make_task_grid(GRID, DEFAULT_VISIBLE, prefix),
     ], className="page")
-
-
-def _queue_names(task_filter: TaskFilter) -> list[str]:
-    """Queues the workers consume from (Inspector), plus the one in the filter: cheaper than
-    scanning the history for distinct values, which has no index on queue."""
-    cache = current().cache
-    names = {row["name"] for hostname in cache.inspected_workers()
-             for row in queue_rows(cache.worker_snapshot(hostname))}
-    if task_filter.queue:
-        names.add(task_filter.queue)
-    return sorted(name for name in names if name)
 
 
 def _text(moment: float | None) -> str:
