@@ -103,6 +103,12 @@ def _url_prefix(value: str) -> str | None:
     return None
 
 
+def _http_url(value: str) -> str | None:
+    if not value.startswith(("http://", "https://")):
+        return "must be an http(s) URL such as http://guest:guest@localhost:15672/api/"
+    return None
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("broker", str, "Broker URL of the cluster to watch; none starts the built-in demo cluster."),
     Option("address", str, "Address to listen on.", "127.0.0.1", _address),
@@ -118,6 +124,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("retention_tasks", int, "Keep at most this many tasks (the newest).", 10_000_000,
            _positive),
     Option("enable_events", bool, "Ask workers to send events at start (like Flower).", True),
+    Option("broker_api", str, "RabbitMQ management API URL for queue lengths, as Flower's "
+           "(http://user:password@host:15672/api/); without it queues are asked by passive "
+           "declare.", None, _http_url),
+    Option("queue_sample_interval", float, "Seconds between two samples of every queue's "
+           "depth.", 10.0, _positive),
     Option("insecure_no_auth", bool, "Allow listening beyond loopback without authentication.", False),
 )
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
@@ -137,6 +148,8 @@ class Settings:
     retention_days: float = 30.0
     retention_tasks: int = 10_000_000
     enable_events: bool = True
+    broker_api: str | None = None
+    queue_sample_interval: float = 10.0
     insecure_no_auth: bool = False
 
     @property

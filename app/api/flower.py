@@ -43,6 +43,7 @@ from sqlalchemy import Select, and_, func, select, union_all
 
 from ..control import BrokerUnavailable, ControlError, ControlResult, UnknownWorker
 from ..frames import is_online
+from ..queue_lengths import queue_lengths
 from ..services import Services, current
 from ..store import task_queries
 from ..store.schema import tasks
@@ -739,33 +740,10 @@ def _queue_names(services: Services, app: Celery) -> list[str]:
     return sorted(names)
 
 
-def queue_lengths(app: Celery, names: list[str], timeout: float) -> list[dict[str, Any]]:
-    """Messages ready in each queue. Virtual transports (Redis, filesystem...) count with
-    kombu's own `_size`: on Redis the LLEN of the queue and of its priority sub-queues
-    (`name\\x06\\x16N` for each priority step), under any `global_keyprefix`. Others use a
-    passive declare; a queue that does not exist holds 0."""
-    lengths = []
-    try:
-        with app.connection_for_read() as connection:
-            connection.ensure_connection(max_retries=1, timeout=timeout)
-            channel = connection.default_channel
-            for name in names:
-                if hasattr(channel, "_size"):
-                    count = channel._size(name)
-                else:
-                    try:
-                        count = channel.queue_declare(queue=name, passive=True).message_count
-                    except connection.channel_errors:
-                        count, channel = 0, connection.channel()
-                lengths.append({"name": name, "messages": int(count)})
-    except Exception as exc:  # noqa: BLE001 — every transport has its own error types
-        raise BrokerUnavailable(f"broker unreachable: {type(exc).__name__}: {exc}") from None
-    return lengths
-
-
 @api.get("/api/queues/length")
 def list_queue_lengths():
     services = current()
     app = _celery(services)
     names = _queue_names(services, app)
-    return as_json({"active_queues": queue_lengths(app, names, services.settings.inspect_timeout)})
+    return as_json({"active_queues": queue_lengths(app, names, services.settings.inspect_timeout,
+                                                   services.settings.broker_api)})

@@ -1,4 +1,5 @@
-"""Wires the collector together: Celery app, event receiver, writer, Inspector poller."""
+"""Wires the collector together: Celery app, event receiver, writer, Inspector poller,
+queue sampler."""
 from __future__ import annotations
 
 import hashlib
@@ -14,6 +15,7 @@ from ..store.cache import SnapshotCache
 from ..store.history import HistoryStore
 from .events import EventCollector
 from .inspector import Inspector, InspectorPoller
+from .queue_sampler import QueueSampler
 from .receivers import KombuEventReceiver, RedisEventReceiver, redis_fast_path_possible
 from .retention import Retention
 from .status import CollectorStatus
@@ -59,11 +61,14 @@ class Collector:
         self.events = EventCollector(receiver, store, self.status, self.retention)
         self.poller = InspectorPoller(Inspector(celery_app, cache, settings.inspect_timeout),
                                       settings.inspect_interval)
+        self.queues = QueueSampler(celery_app, store, cache, settings.queue_sample_interval,
+                                   settings.inspect_timeout, settings.broker_api)
 
     def start(self) -> None:
         self.retention.start()
         self.events.start()
         self.poller.start()
+        self.queues.start()
         if self.settings.enable_events:
             threading.Thread(target=self._enable_events, name="enable-events", daemon=True).start()
 
@@ -74,6 +79,7 @@ class Collector:
             log.warning("could not ask workers to enable events: %s", exc)
 
     def stop(self) -> None:
+        self.queues.stop()
         self.poller.stop()
         self.events.stop()
         self.retention.stop()

@@ -9,12 +9,20 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, create_engine, event, func, select
+from sqlalchemy import Integer, and_, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from .schema import RETIRED_INDEXES, TASK_COLUMNS, metadata, tasks, worker_samples, workers
+from .schema import (
+    RETIRED_INDEXES,
+    TASK_COLUMNS,
+    metadata,
+    queue_samples,
+    tasks,
+    worker_samples,
+    workers,
+)
 
 _SELECT_CHUNK = 500  # ids per IN (...) query
 
@@ -135,15 +143,17 @@ class HistoryStore:
         return cutoff if beyond is None else max(cutoff, beyond + 1e-6)
 
     def prune(self, received_before: float, batch: int) -> int:
-        """Delete up to `batch` tasks received before the cutoff (and worker samples older
-        than it), oldest first; return how many tasks went. Small batches keep each
-        transaction short, so ingestion never waits long."""
+        """Delete up to `batch` tasks received before the cutoff (and worker and queue
+        samples older than it), oldest first; return how many tasks went. Small batches
+        keep each transaction short, so ingestion never waits long."""
         doomed = (select(tasks.c.uuid).where(tasks.c.received < received_before)
                   .order_by(tasks.c.received).limit(batch))
         with self.engine.begin() as connection:
             deleted = connection.execute(tasks.delete().where(tasks.c.uuid.in_(doomed))).rowcount
             connection.execute(worker_samples.delete().where(
                 worker_samples.c.timestamp < received_before))
+            connection.execute(queue_samples.delete().where(
+                queue_samples.c.timestamp < received_before))
         return deleted
 
     # -- the readers' side -------------------------------------------------------------
@@ -205,3 +215,66 @@ class HistoryStore:
         with self.engine.connect() as connection:
             counts = dict(connection.execute(query).all())
         return {state: counts.get(state, 0) for state in states}
+
+    # -- queue depth -------------------------------------------------------------------
+
+    def write_queue_samples(self, samples: Iterable[dict[str, Any]]) -> None:
+        """Append queue depth samples ({queue, timestamp, messages}) in one transaction.
+
+        The collector's queue sampler calls this from its own thread, beside the event
+        writer: a few rows every few seconds in a transaction of a millisecond or so.
+        SQLite takes one writer at a time and each waits its turn (busy_timeout), so the
+        two never fail each other and the event writer loses at most that millisecond;
+        PostgreSQL takes both at once.
+        """
+        samples = list(samples)
+        if samples:
+            with self.engine.begin() as connection:
+                connection.execute(queue_samples.insert(), samples)
+
+    def queue_samples(self, queues: Sequence[str] | None, since: float,
+                      until: float | None = None,
+                      bucket_seconds: int | None = None) -> list[dict[str, Any]]:
+        """Depth samples {queue, timestamp, messages} with since <= timestamp < until (no
+        `until`: up to now), by queue then time; `queues` None means every queue.
+
+        With `bucket_seconds` the database aggregates: one row per queue and bucket, the
+        timestamp being the bucket's start and messages its peak. `messages` is None where
+        the broker could not be asked (the whole bucket, when aggregated).
+        """
+        timestamp = queue_samples.c.timestamp
+        conditions = [timestamp >= since]
+        if until is not None:
+            conditions.append(timestamp < until)
+        if queues is not None:
+            conditions.append(queue_samples.c.queue.in_(list(queues)))
+        if bucket_seconds:
+            if self.engine.dialect.name == "sqlite":
+                bucket = func.cast(timestamp / bucket_seconds, Integer)  # truncates: t > 0
+            else:
+                bucket = func.floor(timestamp / bucket_seconds)
+            query = (select(queue_samples.c.queue, bucket.label("bucket"),
+                            func.max(queue_samples.c.messages).label("messages"))
+                     .where(*conditions).group_by(queue_samples.c.queue, bucket)
+                     .order_by(queue_samples.c.queue, bucket))
+            with self.engine.connect() as connection:
+                return [{"queue": queue, "timestamp": float(number) * bucket_seconds,
+                         "messages": messages}
+                        for queue, number, messages in connection.execute(query)]
+        query = (select(queue_samples.c.queue, timestamp, queue_samples.c.messages)
+                 .where(*conditions).order_by(queue_samples.c.queue, timestamp))
+        with self.engine.connect() as connection:
+            return [row._asdict() for row in connection.execute(query)]
+
+    def latest_queue_samples(self, since: float) -> list[dict[str, Any]]:
+        """Each queue's newest sample taken at or after `since`, by queue."""
+        newest = (select(queue_samples.c.queue, func.max(queue_samples.c.timestamp).label("at"))
+                  .where(queue_samples.c.timestamp >= since)
+                  .group_by(queue_samples.c.queue).subquery())
+        query = (select(queue_samples.c.queue, queue_samples.c.timestamp,
+                        queue_samples.c.messages)
+                 .join(newest, and_(queue_samples.c.queue == newest.c.queue,
+                                    queue_samples.c.timestamp == newest.c.at))
+                 .order_by(queue_samples.c.queue))
+        with self.engine.connect() as connection:
+            return [row._asdict() for row in connection.execute(query)]

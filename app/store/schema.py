@@ -79,6 +79,18 @@ worker_samples = Table(
     Index("ix_worker_samples_time_cover", "timestamp", "hostname", "active", "load1"),
 )
 
+# Messages ready in each queue, measured by the collector's queue sampler every few
+# seconds. `messages` is NULL when the broker could not be asked at that time.
+queue_samples = Table(
+    "queue_samples",
+    metadata,
+    Column("queue", String(255), nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("messages", Integer),
+    Index("ix_queue_samples_queue_time", "queue", "timestamp"),
+    Index("ix_queue_samples_time", "timestamp"),
+)
+
 # Indexes of earlier versions that a wider one above replaces; dropped when a store opens.
 RETIRED_INDEXES = ("ix_tasks_received", "ix_tasks_state_timestamp", "ix_worker_samples_time")
 

@@ -1,0 +1,112 @@
+"""How many messages wait in each queue, asked of the broker.
+
+One function serves both `/api/queues/length` and the collector's queue sampler, so the
+two never disagree. Counts are messages *ready* (not yet delivered to a worker):
+
+- virtual transports (Redis, the filesystem demo broker, ...) count with kombu's own
+  channel, so the keys are exactly those kombu writes: on Redis the LLEN of the queue and
+  of its priority sub-queues (`name\\x06\\x16N` per priority step) under any
+  `global_keyprefix`, whatever `priority_steps` and `sep` the transport options set;
+- RabbitMQ answers through its management HTTP API when `broker_api` is given (one request
+  for every queue, like Flower's `--broker-api`), else by a passive `queue_declare`, which
+  is exact on every AMQP broker. Queues the API does not list (not declared, or too new to
+  have statistics) are asked by passive declare too.
+
+A queue that does not exist holds 0.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import urllib.request
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from celery import Celery
+from kombu import Connection
+
+from .control import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def management_request(broker_api: str, vhost: str,
+                       fallback_credentials: tuple[str, str] | None) -> urllib.request.Request:
+    """The management API request listing a vhost's queues with their ready counts.
+
+    `broker_api` is Flower's form, `http://user:password@host:15672/api/`; without
+    credentials in it, the broker's own user and password are sent (the usual set-up).
+    """
+    parts = urlsplit(broker_api)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"broker_api must be an http(s) URL, got {broker_api!r}")
+    credentials = ((unquote(parts.username or ""), unquote(parts.password or ""))
+                   if parts.username else fallback_credentials)
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    path = parts.path.rstrip("/") + "/queues/" + quote(vhost, safe="")
+    url = urlunsplit((parts.scheme, host, path, "columns=name,messages_ready", ""))
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    if credentials:
+        token = base64.b64encode(":".join(credentials).encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    return request
+
+
+def ready_counts(payload: Any) -> dict[str, int]:
+    """{queue: messages ready} from the management API's queue list; queues without
+    statistics yet are left out (a passive declare asks them)."""
+    if not isinstance(payload, list):
+        raise TypeError("the management API did not answer a list of queues")
+    return {queue["name"]: queue["messages_ready"] for queue in payload
+            if isinstance(queue, dict) and isinstance(queue.get("name"), str)
+            and isinstance(queue.get("messages_ready"), int)}
+
+
+def _from_management_api(broker_api: str, connection: Connection,
+                         timeout: float) -> dict[str, int]:
+    credentials = (connection.userid, connection.password) if connection.userid else None
+    request = management_request(broker_api, connection.virtual_host or "/", credentials)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return ready_counts(json.load(response))
+
+
+def _from_channel(connection: Connection, names: Sequence[str], timeout: float) -> dict[str, int]:
+    connection.ensure_connection(max_retries=1, timeout=timeout)
+    channel = connection.default_channel
+    counts = {}
+    for name in names:
+        if hasattr(channel, "_size"):  # a virtual transport: no declare, no side effects
+            counts[name] = int(channel._size(name))
+            continue
+        try:
+            counts[name] = channel.queue_declare(queue=name, passive=True).message_count
+        except connection.channel_errors:  # no such queue; AMQP closed the channel
+            counts[name], channel = 0, connection.channel()
+    return counts
+
+
+def queue_lengths(app: Celery, names: Sequence[str], timeout: float,
+                  broker_api: str | None = None) -> list[dict[str, Any]]:
+    """[{"name": queue, "messages": ready}] in the order of `names`.
+
+    Raises BrokerUnavailable when the broker cannot be asked; a failing management API
+    only logs a warning and falls back to asking the broker itself.
+    """
+    with app.connection_for_read() as connection:
+        counts: dict[str, int] = {}
+        if broker_api and names:
+            try:
+                counts = _from_management_api(broker_api, connection, timeout)
+            except (OSError, ValueError, TypeError) as exc:  # URLError, HTTPError: OSErrors
+                log.warning("broker API %s failed (%s); asking the broker instead",
+                            urlsplit(broker_api).hostname, exc)
+        missing = [name for name in names if name not in counts]
+        if missing:
+            try:
+                counts.update(_from_channel(connection, missing, timeout))
+            except Exception as exc:  # noqa: BLE001 — every transport has its own error types
+                raise BrokerUnavailable(
+                    f"broker unreachable: {type(exc).__name__}: {exc}") from None
+    return [{"name": name, "messages": int(counts[name])} for name in names]
