@@ -68,26 +68,6 @@ def grid_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def worker_samples_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Samples with a UTC datetime column, for charts."""
-    frame = pd.DataFrame.from_records(list(rows),
-                                      columns=["timestamp", "active", "processed", "load1"])
-    frame["time"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
-    return frame
-
-
-def throughput_frame(rows: Iterable[tuple[float, str, int]], since: float, now: float,
-                     bucket_seconds: int) -> pd.DataFrame:
-    """Tasks succeeded and failed per bucket from `since` to `now`, empty buckets as zero,
-    with a UTC `time` column for charts."""
-    first = since - since % bucket_seconds
-    starts = [first + step * bucket_seconds
-              for step in range(int((now - first) // bucket_seconds) + 1)]
-    frame = pd.DataFrame(0, index=starts, columns=["succeeded", "failed"])
-    for start, state, count in rows:
-        column = "succeeded" if state == "SUCCESS" else "failed"
-        if start in frame.index:
-            frame.loc[start, column] += count
-    frame.index.name = "bucket"
-    frame = frame.reset_index()
-    frame["time"] = pd.to_datetime(frame["bucket"], unit="s", utc=True)
-    return frame
+    """Samples as a frame, for the worker's chart (empty but with its columns if none)."""
+    return pd.DataFrame.from_records(list(rows),
+                                     columns=["timestamp", "active", "processed", "load1"])

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from app.components.status_banner import describe_status
-from app.frames import dashboard_summary, grid_records, is_online, throughput_frame, worker_frame
+from app.frames import dashboard_summary, grid_records, is_online, worker_frame
 
 NOW = 1_000.0
 
@@ -76,12 +76,3 @@ def test_grid_records_turn_nan_into_null():
 def test_describe_status(status, level, text):
     message, got_level = describe_status(status, NOW)
     assert got_level == level and text in message
-
-
-def test_throughput_frame_fills_empty_buckets_with_zero():
-    rows = [(960.0, "SUCCESS", 3), (960.0, "FAILURE", 1), (1080.0, "SUCCESS", 2)]
-    frame = throughput_frame(rows, since=930.0, now=1150.0, bucket_seconds=60)
-    assert list(frame["bucket"]) == [900.0, 960.0, 1020.0, 1080.0, 1140.0]
-    assert list(frame["succeeded"]) == [0, 3, 0, 2, 0]
-    assert list(frame["failed"]) == [0, 1, 0, 0, 0]
-    assert str(frame["time"].dt.tz) == "UTC"

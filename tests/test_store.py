@@ -89,11 +89,3 @@ def test_count_states_since(collector, store):
     collector.ingest([message(task("task-succeeded", "a", 10.0), task("task-succeeded", "b", 20.0),
                               task("task-failed", "c", 30.0), task("task-started", "d", 40.0))])
     assert store.count_states_since(15.0, ["SUCCESS", "FAILURE"]) == {"SUCCESS": 1, "FAILURE": 1}
-
-
-def test_finished_per_bucket_counts_in_the_database(collector, store):
-    collector.ingest([message(task("task-succeeded", "a", 1000.0), task("task-succeeded", "b", 1059.0),
-                              task("task-failed", "c", 1061.0), task("task-started", "d", 1062.0),
-                              task("task-succeeded", "e", 10.0))])
-    assert sorted(store.finished_per_bucket(900.0, 60)) == [
-        (960.0, "SUCCESS", 1), (1020.0, "FAILURE", 1), (1020.0, "SUCCESS", 1)]

@@ -4,15 +4,19 @@ from __future__ import annotations
 import time
 
 import dash
+import pandas as pd
 from celery import states
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from ..components.charts import throughput_figure
-from ..components.refresh import INTERVAL
+from ..components.refresh import BROWSER_TZ, INTERVAL
 from ..components.summary import make_summary_cards
 from ..components.worker_table import NO_WORKERS, make_worker_grid
 from ..control import ControlError
-from ..frames import dashboard_summary, grid_records, throughput_frame, worker_frame
+from ..frames import dashboard_summary, grid_records, worker_frame
+from ..series import build_series
+from ..series_frames import zone
+from ..series_spec import SeriesSpec
 from ..services import current
 from ..worker_actions import describe_round, run_bulk_action
 
@@ -30,8 +34,7 @@ TOOLBAR = "dashboard-toolbar"
 SELECTED = "dashboard-selected"
 RECENT_SECONDS = 300  # the "last 5 minutes" of the summary cards
 THROUGHPUT = "dashboard-throughput"
-CHART_SECONDS = 3600  # the throughput chart: the last hour...
-CHART_BUCKET = 60  # ...per minute
+CHART_BUCKET = 60  # the throughput chart: the last hour per minute
 
 
 def layout(**_query):
@@ -39,6 +42,8 @@ def layout(**_query):
     return html.Div([
         html.Section(make_summary_cards({}), id=SUMMARY, className="cards"),
         dcc.Graph(id=THROUGHPUT, config={"displaylogo": False}, className="chart"),
+        dcc.Link("Explore throughput, failures and latency over any window →",
+                 href=f"{prefix}explore?metric=succeeded&range=24h", className="more-link"),
         html.H2("Workers"),
         html.Fieldset([
             html.Button("Refresh", id=REFRESH, n_clicks=0, className="button",
@@ -58,17 +63,17 @@ def layout(**_query):
 
 
 @callback(Output(SUMMARY, "children"), Output(WORKER_GRID, "rowData"), Output(EMPTY, "hidden"),
-          Output(THROUGHPUT, "figure"), Input(INTERVAL, "n_intervals"))
-def _refresh(_):
+          Output(THROUGHPUT, "figure"), Input(INTERVAL, "n_intervals"), Input(BROWSER_TZ, "data"))
+def _refresh(_, tz_name):
     services = current()
     now = time.time()
     workers = worker_frame(services.store.workers(), now)
     recent = services.store.count_states_since(now - RECENT_SECONDS, [states.SUCCESS, states.FAILURE])
     summary = make_summary_cards(dashboard_summary(workers, recent))
-    since = now - CHART_SECONDS
-    finished = services.store.finished_per_bucket(since, CHART_BUCKET)
-    figure = throughput_figure(throughput_frame(finished, since, now, CHART_BUCKET),
-                               "Tasks finished per minute, last hour")
+    finished = pd.concat([build_series(services.store.engine, SeriesSpec(
+        metric=metric, range="1h", bucket=CHART_BUCKET), now).frame
+        for metric in ("succeeded", "failed")], axis=1)
+    figure = throughput_figure(finished, "Tasks finished per minute, last hour", zone(tz_name))
     return summary, grid_records(workers), not workers.empty, figure
 
 

@@ -13,6 +13,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from dash.exceptions import PreventUpdate
 
 from ..components.explore_charts import heatmap_figure, series_figure
+from ..components.refresh import BROWSER_TZ as TZ
 from ..components.refresh import INTERVAL
 from ..series import build_heatmap, build_series, point_link
 from ..series_frames import epoch_from_local, zone
@@ -34,7 +35,6 @@ dash.register_page(__name__, path="/explore", name="Explore", title="Explore · 
                    order=2)
 
 SPEC = "explore-spec"  # the validated spec, as query parameters
-TZ = "explore-tz"  # the browser's IANA time zone
 URL_SYNC = "explore-url-sync"
 RENDERED, HEATMAP_AT = "explore-rendered", "explore-heatmap-at"  # epoch of the last draw
 HEATMAP_REFRESH_SECONDS = 60  # hours of day fill slowly
@@ -103,7 +103,6 @@ def layout(**query):
     metric_options = [{"label": metric.label, "value": key} for key, metric in METRICS.items()]
     return html.Div([
         dcc.Store(id=SPEC, data=spec.to_params()),
-        dcc.Store(id=TZ),
         dcc.Store(id=URL_SYNC),
         dcc.Store(id=RENDERED),
         dcc.Store(id=HEATMAP_AT),
@@ -166,12 +165,6 @@ def layout(**query):
 def _group_options(metric: str) -> list[dict]:
     allowed = METRICS[metric].groups
     return [{"label": label, "value": key} for key, label in GROUPS.items() if key in allowed]
-
-
-clientside_callback(
-    "function (_) { return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'; }",
-    Output(TZ, "data"), Input(TZ, "id"),
-)
 
 
 @callback(Output(GROUP, "options"), Output(GROUP, "value"), Input(METRIC, "value"),

@@ -10,10 +10,11 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from .. import worker_detail as detail
 from ..components.charts import worker_load_figure
 from ..components.panels import facts_list, queue_grid, simple_table, task_grid
-from ..components.refresh import INTERVAL
+from ..components.refresh import BROWSER_TZ, INTERVAL
 from ..control import ControlError
 from ..formatting import human_seconds
 from ..frames import is_online, worker_samples_frame
+from ..series_frames import zone
 from ..services import current
 from ..worker_actions import run_worker_action
 
@@ -136,9 +137,10 @@ def layout(name: str | None = None, **_query):
     Output(SYSTEM, "children"),
     Output(TOTALS, "children"), Output(LIMIT_TASK, "options"), Output(CHART, "figure"),
     *[Output(grid_id, "rowData") for grid_id in TASK_LISTS.values()],
-    Input(INTERVAL, "n_intervals"), Input(VERSION, "data"), State(WORKER, "data"),
+    Input(INTERVAL, "n_intervals"), Input(VERSION, "data"), Input(BROWSER_TZ, "data"),
+    State(WORKER, "data"),
 )
-def _render(_ticks, _version, hostname):
+def _render(_ticks, _version, tz_name, hostname):
     services = current()
     now = time.time()
     row = services.store.worker(hostname)
@@ -147,7 +149,8 @@ def _render(_ticks, _version, hostname):
         message = f"Worker {hostname!r} has never reported to this dashboard."
         empty = html.P(message, className="empty-state")
         return ("unknown worker", message, False, True, empty, empty, False, [], empty, empty, empty,
-                [], worker_load_figure(worker_samples_frame([]), "Active tasks and load"),
+                [], worker_load_figure(worker_samples_frame([]), "Active tasks and load",
+                                   zone(tz_name)),
                 *[[] for _ in TASK_LISTS])
     online = row is not None and is_online(row, now)
     inspected = detail.inspected_at(snapshot)
@@ -175,7 +178,7 @@ def _render(_ticks, _version, hostname):
         simple_table(["Task", "Processed by this worker"], detail.task_totals(snapshot),
                      "This worker has not processed any task since it started."),
         detail.registered_names(snapshot),
-        worker_load_figure(samples, "Active tasks and load, last hour"),
+        worker_load_figure(samples, "Active tasks and load, last hour", zone(tz_name)),
         *[detail.task_rows(snapshot, method) for method in TASK_LISTS],
     )
 

@@ -190,21 +190,6 @@ class HistoryStore:
             row = connection.execute(select(workers).where(workers.c.hostname == hostname)).first()
         return row._asdict() if row else None
 
-    def finished_per_bucket(self, since: float,
-                            bucket_seconds: int) -> list[tuple[float, str, int]]:
-        """(bucket start, state, tasks) for tasks that succeeded or failed from `since` on,
-        counted by the database in buckets of `bucket_seconds` (uses the state/time index)."""
-        if self.engine.dialect.name == "sqlite":
-            bucket = func.cast(tasks.c.timestamp / bucket_seconds, Integer)  # truncates: t > 0
-        else:
-            bucket = func.floor(tasks.c.timestamp / bucket_seconds)
-        query = (select(bucket.label("bucket"), tasks.c.state, func.count())
-                 .where(tasks.c.state.in_(("SUCCESS", "FAILURE")), tasks.c.timestamp >= since)
-                 .group_by(bucket, tasks.c.state))
-        with self.engine.connect() as connection:
-            return [(float(number) * bucket_seconds, state, count)
-                    for number, state, count in connection.execute(query)]
-
     def count_states_since(self, since: float, states: Sequence[str]) -> dict[str, int]:
         """How many tasks entered each of `states` at or after `since` (epoch seconds)."""
         query = (
