@@ -53,4 +53,7 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
     def healthcheck():
         return "OK"
 
+    from .metrics import register_metrics
+    register_metrics(app.server, settings.pathname_prefix + "metrics", services)
+
     return app

@@ -20,6 +20,10 @@ else:  # pragma: no cover
 
 ENV_PREFIX = "CELERY_SCOPE_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
+# Flower's default runtime buckets (prometheus_client's Histogram.DEFAULT_BUCKETS), seconds;
+# the +Inf bucket is always added.
+DEFAULT_RUNTIME_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
+                           7.5, 10.0)
 
 
 class ConfigError(ValueError):
@@ -68,6 +72,8 @@ class Option:
                 parsed = _parse_bool(str(value))
             elif self.kind in (int, float):
                 parsed = self.kind(str(value).strip())
+            elif self.kind is tuple:
+                parsed = _parse_floats(value)
             else:
                 parsed = str(value)
         except ValueError as exc:
@@ -79,8 +85,24 @@ class Option:
         return parsed
 
 
+def _parse_floats(value: Any) -> tuple[float, ...]:
+    """A list of numbers from TOML, or comma-separated text from the command line or env."""
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    return tuple(float(str(item).strip()) for item in items if str(item).strip())
+
+
 def _positive(value: float) -> str | None:
     return None if value > 0 else "must be greater than 0"
+
+
+def _not_negative(value: float) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
+def _buckets(value: tuple[float, ...]) -> str | None:
+    if not value or list(value) != sorted(set(value)):
+        return "must be increasing numbers such as 0.1,1,10"
+    return None
 
 
 def _port(value: int) -> str | None:
@@ -123,6 +145,11 @@ OPTIONS: tuple[Option, ...] = (
            _positive),
     Option("retention_tasks", int, "Keep at most this many tasks (the newest).", 10_000_000,
            _positive),
+    Option("task_runtime_metric_buckets", tuple, "Upper bounds in seconds, comma-separated, of "
+           "the /metrics task runtime histogram's buckets (as Flower's).",
+           DEFAULT_RUNTIME_BUCKETS, _buckets),
+    Option("purge_offline_workers", float, "Drop an offline worker's /metrics series this many "
+           "seconds after it went offline; 0 keeps them (as Flower).", 0.0, _not_negative),
     Option("enable_events", bool, "Ask workers to send events at start (like Flower).", True),
     Option("broker_api", str, "RabbitMQ management API URL for queue lengths, as Flower's "
            "(http://user:password@host:15672/api/); without it queues are asked by passive "
@@ -147,6 +174,8 @@ class Settings:
     refresh_interval: float = 2.0
     retention_days: float = 30.0
     retention_tasks: int = 10_000_000
+    task_runtime_metric_buckets: tuple[float, ...] = DEFAULT_RUNTIME_BUCKETS
+    purge_offline_workers: float = 0.0
     enable_events: bool = True
     broker_api: str | None = None
     queue_sample_interval: float = 10.0

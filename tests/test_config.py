@@ -73,3 +73,36 @@ def test_cli_accepts_flower_spelling_of_options():
     result = CliRunner().invoke(main, ["--url_prefix", "a b?"])
     assert result.exit_code == 2
     assert "url_prefix from the command line: must be a plain path" in result.output
+
+
+@pytest.mark.parametrize("cli, environ, config, expected", [
+    pytest.param({}, {}, "", (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5,
+                              5.0, 7.5, 10.0), id="flower-default"),
+    pytest.param({"task_runtime_metric_buckets": "1,10,inf"}, {}, "", (1.0, 10.0, float("inf")),
+                 id="cli-as-flower"),
+    pytest.param({}, {"CELERY_SCOPE_TASK_RUNTIME_METRIC_BUCKETS": " 0.5, 2 "}, "", (0.5, 2.0),
+                 id="env"),
+    pytest.param({}, {}, "task_runtime_metric_buckets = [1, 2.5]\n", (1.0, 2.5), id="toml-list"),
+])
+def test_runtime_metric_buckets_from_every_source(tmp_path, cli, environ, config, expected):
+    path = tmp_path / "scope.toml"
+    path.write_text(config)
+    settings = resolve(cli, environ=environ, config_file=str(path))
+    assert settings.task_runtime_metric_buckets == expected
+
+
+@pytest.mark.parametrize("cli, message", [
+    pytest.param({"task_runtime_metric_buckets": "5,1"}, "must be increasing", id="unsorted"),
+    pytest.param({"task_runtime_metric_buckets": "1,x"}, "could not convert", id="not-a-number"),
+    pytest.param({"task_runtime_metric_buckets": ","}, "must be increasing", id="empty"),
+    pytest.param({"purge_offline_workers": -1}, "must be 0 or more", id="negative-purge"),
+])
+def test_invalid_metric_options(cli, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve(cli, environ={})
+
+
+def test_metric_options_on_the_command_line_in_flowers_spelling():
+    result = CliRunner().invoke(main, ["--task_runtime_metric_buckets", "2,1"])
+    assert result.exit_code == 2
+    assert "task_runtime_metric_buckets from the command line: must be increasing" in result.output

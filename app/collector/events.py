@@ -16,6 +16,7 @@ from typing import Any
 from ..store.history import HistoryStore
 from ..store.merge import apply_task_event, apply_worker_event, new_task_row, new_worker_row
 from .decode import MalformedEvent, iter_events
+from .metric_snapshots import MetricPublisher
 from .receivers import Backoff
 from .retention import Retention
 from .status import CollectorStatus
@@ -30,9 +31,10 @@ SAMPLE_SECONDS = 10.0  # one worker sample per worker per this many seconds, for
 
 class EventCollector:
     def __init__(self, receiver, store: HistoryStore, status: CollectorStatus,
-                 retention: Retention | None = None):
+                 retention: Retention | None = None, metrics: MetricPublisher | None = None):
         self.receiver, self.store, self.status = receiver, store, status
         self.retention = retention
+        self.metrics = metrics
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._workers = store.load_workers()
@@ -82,7 +84,11 @@ class EventCollector:
                 self._prune()
             self.status.set_backlog(self._inbox.qsize())
             self.status.publish_if_due()
+            if self.metrics is not None:
+                self.metrics.publish_if_due()
         self.status.publish_if_due(force=True)
+        if self.metrics is not None:
+            self.metrics.publish_if_due(force=True)
 
     def ingest(self, messages: list[Any]) -> None:
         """Fold a batch of raw messages into the store in one transaction.
@@ -151,6 +157,8 @@ class EventCollector:
     def _fold_worker_events(self, events, touched) -> list[dict[str, Any]]:
         samples = []
         for event in events:
+            if self.metrics is not None:
+                self.metrics.state.worker_event(event)
             row = self._worker(event["hostname"], touched)
             if apply_worker_event(row, event):
                 timestamp = event["timestamp"]
@@ -166,11 +174,15 @@ class EventCollector:
         unseen = list({event["uuid"] for event in events} - rows.keys())
         if unseen:
             rows.update(self.store.load_tasks(unseen))
+        observe = self.metrics.state.task_event if self.metrics is not None else None
         for event in events:
             uuid = event["uuid"]
             row = rows.get(uuid)
             if row is None:
                 row = rows[uuid] = new_task_row(uuid)
+            previous_state = row["state"]
             counter = apply_task_event(row, event)
+            if observe is not None:
+                observe(event, row, previous_state)
             if counter and row["worker"]:
                 self._worker(row["worker"], touched_workers)[counter] += 1

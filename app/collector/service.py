@@ -15,6 +15,8 @@ from ..store.cache import SnapshotCache
 from ..store.history import HistoryStore
 from .events import EventCollector
 from .inspector import Inspector, InspectorPoller
+from .metric_snapshots import MetricPublisher, MetricSnapshots
+from .metric_state import MetricState
 from .queue_sampler import QueueSampler
 from .receivers import KombuEventReceiver, RedisEventReceiver, redis_fast_path_possible
 from .retention import Retention
@@ -58,7 +60,10 @@ class Collector:
         else:
             receiver = KombuEventReceiver(celery_app, receiver_node_id(settings))
         self.retention = Retention(store, settings.retention_days * 86400, settings.retention_tasks)
-        self.events = EventCollector(receiver, store, self.status, self.retention)
+        self.metrics = MetricPublisher(
+            MetricState(settings.task_runtime_metric_buckets, settings.purge_offline_workers),
+            MetricSnapshots(cache.directory))
+        self.events = EventCollector(receiver, store, self.status, self.retention, self.metrics)
         self.poller = InspectorPoller(Inspector(celery_app, cache, settings.inspect_timeout),
                                       settings.inspect_interval)
         self.queues = QueueSampler(celery_app, store, cache, settings.queue_sample_interval,
@@ -82,4 +87,5 @@ class Collector:
         self.queues.stop()
         self.poller.stop()
         self.events.stop()
+        self.metrics.close()
         self.retention.stop()
