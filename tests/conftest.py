@@ -3,7 +3,15 @@ import shutil
 import pytest
 from playwright.sync_api import sync_playwright
 
-from .helpers import RedisServer, Scope, start_worker, stop_process, wait_until
+from .helpers import (
+    RABBITMQ_BIN,
+    RabbitServer,
+    RedisServer,
+    Scope,
+    start_worker,
+    stop_process,
+    wait_until,
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -80,3 +88,15 @@ def page():
         tab.on("pageerror", lambda error: tab.problems.append(str(error)))
         yield tab
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def rabbitmq(tmp_path_factory):
+    """A private RabbitMQ node for the module's tests; skipped where it is not installed."""
+    if not (RABBITMQ_BIN / "rabbitmq-server").exists():
+        pytest.skip("Debian rabbitmq-server is not installed")
+    server = RabbitServer(tmp_path_factory.mktemp("rabbitmq"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()

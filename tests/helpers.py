@@ -168,3 +168,76 @@ class Scope:
 
     def log(self) -> str:
         return (self.directory / "scope.log").read_text(errors="replace")
+
+
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")  # Debian's rabbitmq-server package
+
+
+class RabbitServer:
+    """A private RabbitMQ node (management plugin on) on free loopback ports — AMQP,
+    management, Erlang distribution and its own epmd — with all its state in `directory`."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory / "rabbitmq"
+        ports: set[int] = set()
+        while len(ports) < 4:
+            ports.add(free_port())
+        self.port, self.management_port, self.dist_port, self.epmd_port = sorted(ports)
+        self.node = f"scope{self.port}@localhost"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://guest:guest@127.0.0.1:{self.management_port}/api/"
+
+    def environment(self) -> dict[str, str]:
+        """For the node and for rabbitmqctl alike (the Erlang cookie lives in HOME)."""
+        return {**os.environ, "HOME": str(self.directory), "RABBITMQ_NODENAME": self.node,
+                "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(self.dist_port),
+                "ERL_EPMD_ADDRESS": "127.0.0.1", "ERL_EPMD_PORT": str(self.epmd_port),
+                "RABBITMQ_MNESIA_BASE": str(self.directory / "mnesia"),
+                "RABBITMQ_LOG_BASE": str(self.directory / "log"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.directory / "enabled_plugins"),
+                "RABBITMQ_CONFIG_FILE": str(self.directory / "rabbitmq.conf")}
+
+    def ctl(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+        return subprocess.run([str(RABBITMQ_BIN / "rabbitmqctl"), "-q", "-n", self.node, *args],
+                              env=self.environment(), capture_output=True, timeout=timeout,
+                              check=False)
+
+    def start(self, timeout: float = 60.0) -> RabbitServer:
+        self.directory.mkdir(parents=True)
+        (self.directory / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        (self.directory / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+            f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {self.management_port}\n")
+        with open(self.directory / "server.log", "ab") as log:
+            self.process = subprocess.Popen([str(RABBITMQ_BIN / "rabbitmq-server")],
+                                            env=self.environment(), stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(lambda: self.ctl("status", timeout=10).returncode == 0, timeout,
+                   "the RabbitMQ node to answer rabbitmqctl status", every=0.5)
+        wait_until(self._management_answers, timeout, "the management plugin")
+        return self
+
+    def _management_answers(self) -> bool:
+        url = f"http://127.0.0.1:{self.management_port}/"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+
+    def stop(self) -> None:
+        """Stop the node, then the epmd it started (which runs as a daemon of its own)."""
+        if self.process is None:
+            return
+        try:
+            self.ctl("stop")
+        except subprocess.TimeoutExpired:
+            pass
+        stop_process(self.process)
+        self.process = None
+        subprocess.run(["epmd", "-kill"], env=self.environment(), capture_output=True, timeout=10,
+                       check=False)
