@@ -3,6 +3,7 @@ as `celery -A <app> scope` for an app routing tasks to a queue no worker consume
 import os
 import re
 import sys
+import time
 
 import pytest
 from celery import Celery
@@ -117,5 +118,23 @@ def test_unreachable_broker_shows_unknown_depths_and_no_password(tmp_path, page)
         assert "s3cret" not in page.content()
         expect(page.locator("#broker-depth-chart .js-plotly-plot")).to_be_visible()
         assert page.problems == []
+
+        context = page.context.browser.new_context(timezone_id="Asia/Kolkata")
+        kolkata = context.new_page()
+        kolkata.goto(dead.url + "/broker")
+        # ICU may name the zone by its old spelling, Asia/Calcutta
+        wait_until(lambda: re.fullmatch(r"time \(Asia/(Kolkata|Calcutta)\)",
+                                        x_axis(kolkata)["title"]), 15, "the zone on the axis")
+        kolkata_now = time.strftime("%Y-%m-%d %H", time.gmtime(time.time() + 5.5 * 3600))
+        right_edge = x_axis(kolkata)["range"][1].replace("T", " ")
+        assert right_edge.startswith(kolkata_now)  # its wall clock, not UTC's
+        context.close()
     finally:
         dead.stop()
+
+
+def x_axis(page):
+    return page.evaluate("""() => {
+        const axis = document.querySelector('#broker-depth-chart .js-plotly-plot')._fullLayout.xaxis;
+        return {title: axis.title.text, range: axis.range};
+    }""")

@@ -10,7 +10,7 @@ from dash import Input, Output, callback, dcc, html
 from ..broker_detail import DEFAULT_WINDOW, WINDOWS, chart_window, depth_frame, queue_rows
 from ..components.queue_chart import queue_depth_figure
 from ..components.queue_table import HIDDEN, NO_QUEUES, VISIBLE, make_queue_grid
-from ..components.refresh import INTERVAL
+from ..components.refresh import BROWSER_TZ, INTERVAL
 from ..frames import is_online
 from ..queue_names import consumers_by_queue
 from ..series_frames import zone
@@ -41,8 +41,9 @@ def layout(**_query):
 
 
 @callback(Output(HEADER, "children"), Output(GRID, "rowData"), Output(EMPTY, "hidden"),
-          Output(GRID, "style"), Output(CHART, "figure"), Input(INTERVAL, "n_intervals"), Input(WINDOW, "value"))
-def _refresh(_ticks, window):
+          Output(GRID, "style"), Output(CHART, "figure"), Input(INTERVAL, "n_intervals"),
+          Input(WINDOW, "value"), Input(BROWSER_TZ, "data"))
+def _refresh(_ticks, window, tz_name):
     services = current()
     now = time.time()
     status = services.cache.collector_status() or {}
@@ -58,7 +59,7 @@ def _refresh(_ticks, window):
         depth_frame(samples), f"Messages ready per queue (peak per {bucket} s), last "
                               f"{window or DEFAULT_WINDOW}",
         f"No depth samples in this window yet: the collector samples every {interval:g} s.",
-        now - seconds, now, zone(None))
+        now - seconds, now, zone(tz_name))
     header = [html.Span(status.get("broker") or "broker not known yet", className="broker-url"),
               html.Span(f"queue depths sampled every {interval:g} s")]
     return header, rows, bool(rows), VISIBLE if rows else HIDDEN, figure
