@@ -28,7 +28,9 @@ def series_figure(series: Series, tz: ZoneInfo, title: str) -> go.Figure:
     frame = series.frame
     figure = go.Figure()
     figure.update_layout(
-        template="plotly_white", height=420, hovermode="x unified",
+        # grouped: hover and click pick the one line under the pointer
+        template="plotly_white", height=420,
+        hovermode="closest" if series.spec.group else "x unified",
         margin={"l": 50, "r": 20, "t": 40, "b": 20},
         title={"text": text(title), "font": {"size": 14}},
         legend={"orientation": "h", "y": -0.45},
@@ -49,7 +51,8 @@ def series_figure(series: Series, tz: ZoneInfo, title: str) -> go.Figure:
             mode="lines" if many else "lines+markers", connectgaps=False,
             line={"color": colour or PALETTE[number % len(PALETTE)], "width": 1.6,
                   "shape": "hv" if series.spec.definition.kind == "count" else "linear"},
-            hovertemplate="%{y:.4~g}",
+            hovertemplate="%{y:.4~g}" if series.spec.group is None else
+            "%{fullData.name}<br>%{x}<br>%{y:.4~g}<extra></extra>",
         )
     if not frame.notna().to_numpy().any() or not frame.fillna(0).to_numpy().any():
         figure.add_annotation(text="Nothing recorded in this window for these filters.",

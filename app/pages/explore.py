@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import dash
-from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from ..components.explore_charts import heatmap_figure, series_figure
@@ -37,6 +37,7 @@ dash.register_page(__name__, path="/explore", name="Explore", title="Explore · 
 SPEC = "explore-spec"  # the validated spec, as query parameters
 URL_SYNC = "explore-url-sync"
 RENDERED, HEATMAP_AT = "explore-rendered", "explore-heatmap-at"  # epoch of the last draw
+REDRAW_CHART, REDRAW_HEATMAP = "explore-redraw-chart", "explore-redraw-heatmap"
 HEATMAP_REFRESH_SECONDS = 60  # hours of day fill slowly
 NAVIGATE = "explore-navigate"
 PROBLEM, INFO, DOWNLOAD = "explore-problem", "explore-info", "explore-download"
@@ -106,6 +107,8 @@ def layout(**query):
         dcc.Store(id=URL_SYNC),
         dcc.Store(id=RENDERED),
         dcc.Store(id=HEATMAP_AT),
+        dcc.Store(id=REDRAW_CHART),
+        dcc.Store(id=REDRAW_HEATMAP),
         dcc.Location(id=NAVIGATE, refresh="callback-nav"),
         html.Fieldset([
             _field("Metric", dcc.Dropdown(id=METRIC, options=metric_options, value=spec.metric,
@@ -184,17 +187,28 @@ def _metric_controls(metric, group):
 
 @callback(Output(RANGE, "value"), Output(SINCE, "value"), Output(UNTIL, "value"),
           Output(BUCKET, "value"), Input(CHART, "relayoutData"), State(TZ, "data"),
-          prevent_initial_call=True)
-def _zoom(relayout, tz_name):
+          State(SPEC, "data"), prevent_initial_call=True)
+def _zoom(relayout, tz_name, params):
     """A zoom (drag or range slider) becomes a custom window with an automatic bucket."""
-    relayout = relayout or {}
+    window = zoomed_window(relayout or {}, zone(tz_name), parse_spec(params or {}))
+    if window is None:
+        raise PreventUpdate
+    return "custom", _utc_text(window[0]), _utc_text(window[1] + 1), "auto"
+
+
+def zoomed_window(relayout: dict, tz, spec: SeriesSpec) -> tuple[float, float] | None:
+    """The window a chart's relayout event asks for, or None when it asks for none: an
+    autoscale, a legend click, or Plotly reporting the range it was drawn with. A zoom
+    always narrows the window; anything as wide is not one."""
     bounds = relayout.get("xaxis.range") or [relayout.get("xaxis.range[0]"),
                                             relayout.get("xaxis.range[1]")]
     if not all(bounds):
-        raise PreventUpdate  # autoscale, legend clicks, resizes
-    tz = zone(tz_name)
+        return None
     start, end = (epoch_from_local(str(bound), tz) for bound in bounds)
-    return "custom", _utc_text(start), _utc_text(end + 1), "auto"
+    shown_start, shown_end = spec.window()
+    if end - start >= 0.95 * (shown_end - shown_start):
+        return None
+    return start, end
 
 
 @callback(Output(SPEC, "data"), Output(PROBLEM, "children"), Output(PROBLEM, "hidden"),
@@ -210,21 +224,29 @@ def _apply(*values):
     return spec.to_params(), "", True, f"{prefix}api/series.csv?{spec.to_query_string()}"
 
 
-def due(spec: SeriesSpec, last_render: float | None, now: float) -> bool:
+def due(spec: SeriesSpec, drawn_at: float | None, now: float, every: float) -> bool:
     """Whether a refresh tick should redraw: a fixed window never changes; a sliding one
-    is redrawn about ten times per bucket, so a week's chart is not re-queried every tick."""
-    if not spec.range:
-        return False
-    return last_render is None or now - last_render >= spec.bucket_seconds(now) / 10
+    is redrawn once `every` seconds have passed since it was last drawn."""
+    return bool(spec.range) and (drawn_at is None or now - drawn_at >= every)
+
+
+# The clock's ticks go through this callback, never straight into the drawing ones: a
+# tick that draws nothing must not supersede a draw of a new spec still in flight.
+@callback(Output(REDRAW_CHART, "data"), Output(REDRAW_HEATMAP, "data"),
+          Input(INTERVAL, "n_intervals"), State(SPEC, "data"), State(RENDERED, "data"),
+          State(HEATMAP_AT, "data"), prevent_initial_call=True)
+def _tick(_tick, params, chart_at, heatmap_at):
+    spec, now = parse_spec(params or {}), time.time()
+    # a chart is redrawn about ten times per bucket: a week's is not re-queried every tick
+    chart = due(spec, chart_at, now, spec.bucket_seconds(now) / 10)
+    heatmap = due(spec, heatmap_at, now, HEATMAP_REFRESH_SECONDS)
+    return (now if chart else no_update), (now if heatmap else no_update)
 
 
 @callback(Output(CHART, "figure"), Output(INFO, "children"), Output(RENDERED, "data"),
-          Input(SPEC, "data"), Input(TZ, "data"), Input(INTERVAL, "n_intervals"),
-          State(RENDERED, "data"))
-def _render(params, tz_name, _tick, last_render):
+          Input(SPEC, "data"), Input(TZ, "data"), Input(REDRAW_CHART, "data"))
+def _render(params, tz_name, _redraw):
     spec = parse_spec(params or {})
-    if ctx.triggered_id == INTERVAL and not due(spec, last_render, time.time()):
-        raise PreventUpdate
     tz = zone(tz_name)
     began = time.perf_counter()
     series = build_series(current().store.engine, spec)
@@ -237,17 +259,12 @@ def _render(params, tz_name, _tick, last_render):
 
 
 @callback(Output(HEATMAP, "figure"), Output(HEATMAP_AT, "data"), Input(SPEC, "data"),
-          Input(TZ, "data"), Input(HEATMAP_KIND, "value"), Input(INTERVAL, "n_intervals"),
-          State(HEATMAP_AT, "data"))
-def _heatmap(params, tz_name, kind, _tick, drawn_at):
+          Input(TZ, "data"), Input(HEATMAP_KIND, "value"), Input(REDRAW_HEATMAP, "data"))
+def _heatmap(params, tz_name, kind, _redraw):
     spec = parse_spec(params or {})
-    now = time.time()
-    if ctx.triggered_id == INTERVAL and not (spec.range and now - (drawn_at or 0)
-                                             >= HEATMAP_REFRESH_SECONDS):
-        raise PreventUpdate
     tz = zone(tz_name)
     frame = build_heatmap(current().store.engine, spec, kind == "ratio", tz)
-    return heatmap_figure(frame, kind == "ratio", tz), now
+    return heatmap_figure(frame, kind == "ratio", tz), time.time()
 
 
 @callback(Output(NAVIGATE, "href"), Input(CHART, "clickData"), State(SPEC, "data"),

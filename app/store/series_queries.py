@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Integer, and_, cast, func, literal, select, true
+from sqlalchemy import BigInteger, Integer, and_, cast, func, literal, literal_column, select, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
 
@@ -36,9 +36,12 @@ Rows = list[tuple[int, Any, Any]]
 
 def bucket_number(engine: Engine, column: ColumnElement, bucket: int) -> ColumnElement[int]:
     """The bucket a time falls in: floor(t / bucket), buckets aligned on the epoch."""
+    # Inlined, not bound: the GROUP BY must repeat the very same expression as the SELECT
+    # for the database to compute it once and group along the time index's order.
+    size = literal_column(repr(float(int(bucket))))
     if engine.dialect.name == "sqlite":  # CAST truncates, which is floor for t > 0
-        return cast(column / literal(float(bucket)), Integer)
-    return cast(func.floor(column / literal(float(bucket))), BigInteger)
+        return cast(column / size, Integer)
+    return cast(func.floor(column / size), BigInteger)
 
 
 def _filters(spec: SeriesSpec, with_state: bool = True) -> list[ColumnElement[bool]]:

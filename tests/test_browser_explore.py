@@ -1,0 +1,171 @@
+"""/explore against a real worker: runtime percentiles match known sleeps; in headless
+chromium the metric and group change the URL, a zoom shrinks the bucket, a click opens the
+task grid filtered to that bucket and group, and times show in the browser's zone."""
+import csv
+import io
+import re
+import time
+import urllib.request
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+from app.store.history import HistoryStore
+
+from .helpers import wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+SHORT, LONG = 0.2, 0.6  # seconds the sleeping tasks take
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read()
+
+
+def choose(page, control_id, option):
+    page.locator(f"#{control_id}").click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def figure(page) -> dict:
+    """The data and x-axis range the chart shows, read from Plotly itself."""
+    page.wait_for_selector("#explore-chart .js-plotly-plot .scatterlayer", state="attached")
+    return page.evaluate("""() => {
+        const plot = document.querySelector('#explore-chart .js-plotly-plot');
+        return {names: plot.data.map(trace => trace.name),
+                ys: plot.data.map(trace => trace.y),
+                range: plot._fullLayout.xaxis.range,
+                title: plot._fullLayout.xaxis.title.text};
+    }""")
+
+
+def pixel(page, epoch: float, value: float = 0) -> dict:
+    """Where on screen the chart draws (epoch, value): Plotly's axes take the naive local
+    time the page plotted, as milliseconds."""
+    return page.evaluate("""([epoch, value]) => {
+        const plot = document.querySelector('#explore-chart .js-plotly-plot');
+        const area = plot.querySelector('.nsewdrag').getBoundingClientRect();
+        const layout = plot._fullLayout;
+        const local = epoch * 1000 - new Date(epoch * 1000).getTimezoneOffset() * 60000;
+        return {x: area.left + layout.xaxis.l2p(local), y: area.top + layout.yaxis.l2p(value)};
+    }""", [epoch, value])
+
+
+@pytest.fixture
+def finished_cluster(redis_server, workers, scope, cluster_app):
+    workers("explore@test", concurrency=4)
+    dashboard = scope(redis_server.url)
+    store = HistoryStore(dashboard.store)
+    began = time.time()
+    ids = [cluster_app.send_task("cluster.sleep", args=(SHORT if n % 2 else LONG,)).id
+           for n in range(20)]
+    ids += [cluster_app.send_task("cluster.fail", args=(f"r{n}",)).id for n in range(3)]
+    wait_until(lambda: all((store.task(i) or {}).get("state") in ("SUCCESS", "FAILURE")
+                           for i in ids), 60, "all tasks finished")
+    store.close()
+    yield dashboard, began, time.time()
+
+
+def test_runtime_percentiles_match_the_sleeps(finished_cluster):
+    dashboard, began, ended = finished_cluster
+    # one 30-day bucket holds the whole run (buckets are aligned on the epoch)
+    query = (f"metric=runtime&since={began - 5:.3f}&until={ended + 5:.3f}"
+             f"&bucket={30 * 86400}&name=cluster.sleep")
+    rows = list(csv.DictReader(io.StringIO(fetch(f"{dashboard.url}/api/series.csv?{query}")
+                                           .decode())))
+    measured = [row for row in rows if row["p50"]]
+    assert len(measured) == 1
+    found = {stat: float(measured[0][stat]) for stat in ("p50", "p95", "p99", "max")}
+    # ten at 0.2 s and ten at 0.6 s: the median lies halfway, the top ones at 0.6 s
+    assert found["p50"] == pytest.approx((SHORT + LONG) / 2, abs=0.05)
+    assert found["p95"] == pytest.approx(LONG, abs=0.05)
+    assert LONG <= found["max"] < LONG + 0.1
+
+
+def test_explore_metric_group_zoom_and_click(finished_cluster, page):
+    dashboard, began, ended = finished_cluster
+    page.goto(dashboard.url + "/explore?metric=runtime&range=1h")
+    info = page.locator("#explore-info")
+    expect(info).to_contain_text("10 s buckets", timeout=20000)
+    assert figure(page)["names"] == ["p50", "p95", "p99", "max"]
+
+    choose(page, "explore-metric", "Tasks received")
+    expect(page).to_have_url(re.compile(r"metric=received"))
+    choose(page, "explore-group", "Task name")
+    expect(page).to_have_url(re.compile(r"group=name"))
+    wait_until(lambda: sorted(figure(page)["names"]) == ["cluster.fail", "cluster.sleep"], 20,
+               "one line per task name")
+    assert sum(value for value in figure(page)["ys"][0] if value) == 20  # cluster.sleep
+
+    # Drag across the part of the chart where the tasks ran: the zoomed window comes back
+    # in finer buckets, and the range turns custom.
+    start, end = (pixel(page, epoch) for epoch in (began - 60, ended + 60))
+    page.mouse.move(start["x"], start["y"])
+    page.mouse.down()
+    page.mouse.move(end["x"], end["y"], steps=8)
+    page.mouse.up()
+    expect(page.locator("#explore-range input[value='custom']")).to_be_checked(timeout=10000)
+    expect(page).to_have_url(re.compile(r"since=.*until="), timeout=20000)
+    expect(info).not_to_contain_text("10 s buckets", timeout=20000)
+    shown = re.search(r"(\d+) s buckets · (\d+) points", info.inner_text())
+    assert int(shown.group(1)) < 10
+    # Plotly redraws after the figure arrives: wait until every line has its new markers
+    page.wait_for_function("""(points) => {
+        const traces = document.querySelectorAll('#explore-chart .scatterlayer .trace');
+        return traces.length > 0 && [...traces].every(
+            trace => trace.querySelectorAll('.points path.point').length === points);
+    }""", arg=int(shown.group(2)))
+
+    # Click the bucket holding the most cluster.sleep tasks: the grid opens filtered to it.
+    target = page.evaluate("""() => {
+        const plot = document.querySelector('#explore-chart .js-plotly-plot');
+        const index = plot.data.findIndex(t => t.name === 'cluster.sleep');
+        const trace = plot.data[index];
+        const best = trace.y.indexOf(Math.max(...trace.y.map(y => y || 0)));
+        const marker = plot.querySelectorAll('.scatterlayer .trace')[index]
+            .querySelectorAll('.points path.point')[best].getBoundingClientRect();
+        return {count: trace.y[best], epoch: trace.customdata[best][0],
+                x: marker.left + marker.width / 2, y: marker.top + marker.height / 2};
+    }""")
+    assert target["count"] >= 1
+    # Plotly clicks the point it hovers: let the pointer arrive, as a hand would, first
+    page.mouse.move(target["x"], target["y"], steps=5)
+    expect(page.locator("#explore-chart .hoverlayer .hovertext")).to_contain_text("cluster.sleep")
+    page.mouse.click(target["x"], target["y"])
+    expect(page).to_have_url(re.compile(r"/tasks\?"), timeout=15000)
+    params = {key: values[0] for key, values in parse_qs(urlparse(page.url).query).items()}
+    assert params["name"] == "cluster.sleep" and params["time_field"] == "received"
+    assert float(params["since"]) == target["epoch"]
+    expect(page.locator("#tasks-count")).to_have_text(
+        re.compile(rf"^{target['count']} tasks? match$"), timeout=15000)
+    assert page.problems == []
+
+
+def test_times_show_in_the_browsers_zone_and_bad_links_say_why(finished_cluster, page):
+    dashboard, _began, _ended = finished_cluster
+    context = page.context.browser.new_context(timezone_id="Asia/Kolkata")
+    kolkata = context.new_page()
+    kolkata.goto(dashboard.url + "/explore?metric=succeeded&range=15m")
+    expect(kolkata.locator("#explore-info")).to_contain_text("5 s buckets", timeout=20000)
+    # Chromium may report the zone by its older name
+    wait_until(lambda: figure(kolkata)["title"] in ("time (Asia/Kolkata)", "time (Asia/Calcutta)"),
+               10, "zone on axis")
+    right_edge = figure(kolkata)["range"][1]
+    utc_now = time.strftime("%Y-%m-%d %H:%M", time.gmtime(time.time() + 5.5 * 3600))
+    assert right_edge.replace("T", " ").startswith(utc_now[:13])  # Kolkata wall clock, not UTC
+    context.close()
+
+    page.goto(dashboard.url + "/explore?metric=nonsense")
+    expect(page.locator("#explore-problem")).to_contain_text(
+        "The link's settings were ignored: metric", timeout=15000)
+    expect(page.locator("#explore-info")).to_contain_text("buckets")
+    response = urllib.request.Request(f"{dashboard.url}/api/series?bucket=0")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(response, timeout=10)
+    assert refused.value.code == 400
+    assert b"bucket" in refused.value.read()
+    assert page.problems == []
