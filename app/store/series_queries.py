@@ -1,18 +1,33 @@
 """SeriesSpec → SQL: per-bucket aggregates for /explore, computed by the database.
 
-Counts come back already grouped by (bucket, group). Percentiles must be exact, and
-SQLite has no percentile function, so each (bucket, group) hands back all of its values
-in one aggregate (group_concat on SQLite, array_agg on PostgreSQL): the database does the
-scan and grouping in C, Python parses a few hundred strings instead of building a million
-rows. The time indexes carry name, worker, queue and the timed columns, so none of these
-queries reads the table itself unless a state filter asks for it.
+Percentiles must be exact, and SQLite has no percentile function, so each (bucket, group)
+hands back all of its values in one aggregate (group_concat on SQLite, array_agg on
+PostgreSQL): the database scans and groups in C, Python parses a few hundred strings
+instead of building a million rows. The time indexes carry name, worker, queue and the
+timed columns, so these queries read the index alone unless a state filter asks for more.
+
+On SQLite one GROUP BY over a week sorts a million index entries in a temporary b-tree;
+asking bucket by bucket reads each bucket's stretch of the index in order and groups a few
+thousand rows at a time, which measured two to three times faster. PostgreSQL hashes the
+groups, so it gets the one statement.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Integer, and_, cast, func, literal, literal_column, select, true
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
 
@@ -31,17 +46,48 @@ _COUNTED = {
     "retried": (None, "retried"),
 }
 
-Rows = list[tuple[int, Any, Any]]
+Rows = list[tuple[Any, ...]]  # (bucket number, group, *aggregates)
 
 
 def bucket_number(engine: Engine, column: ColumnElement, bucket: int) -> ColumnElement[int]:
     """The bucket a time falls in: floor(t / bucket), buckets aligned on the epoch."""
     # Inlined, not bound: the GROUP BY must repeat the very same expression as the SELECT
-    # for the database to compute it once and group along the time index's order.
+    # for the database to compute it once.
     size = literal_column(repr(float(int(bucket))))
     if engine.dialect.name == "sqlite":  # CAST truncates, which is floor for t > 0
         return cast(column / size, Integer)
     return cast(func.floor(column / size), BigInteger)
+
+
+def by_bucket(engine: Engine, moment: ColumnElement, start: float, end: float, bucket: int,
+              group: ColumnElement, aggregates: Sequence[ColumnElement],
+              conditions: Sequence[ColumnElement[bool]], extra_groups=()) -> Rows:
+    """(bucket number, group, *extra groups, *aggregates) for rows whose `moment` lies in
+    [start, end); buckets or groups without rows are left out."""
+    if engine.dialect.name != "sqlite":
+        number = bucket_number(engine, moment, bucket)
+        query = (select(number, group, *extra_groups, *aggregates)
+                 .where(moment >= start, moment < end, *conditions)
+                 .group_by(number, group, *extra_groups))
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(query)]
+    query = (select(group, *extra_groups, *aggregates)
+             .where(moment >= bindparam("low", 0.0), moment < bindparam("high", 0.0), *conditions)
+             .group_by(group, *extra_groups))
+    compiled = query.compile(dialect=engine.dialect,
+                             compile_kwargs={"render_postcompile": True})  # IN (...) lists
+    sql, names = str(compiled), compiled.positiontup
+    rows: Rows = []
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        for number in range(math.floor(start / bucket), math.ceil(end / bucket)):
+            bounds = {"low": max(number * bucket, start), "high": min((number + 1) * bucket, end)}
+            params = [bounds[name] if name in bounds else compiled.params[name] for name in names]
+            rows.extend((number, *row) for row in cursor.execute(sql, params))
+    finally:
+        connection.close()
+    return rows
 
 
 def _filters(spec: SeriesSpec, with_state: bool = True) -> list[ColumnElement[bool]]:
@@ -61,44 +107,29 @@ def _group(spec: SeriesSpec) -> ColumnElement:
     return tasks.c[spec.group] if spec.group else literal(None)
 
 
-def _in_window(column: ColumnElement, start: float, end: float) -> ColumnElement[bool]:
-    return and_(column >= start, column < end)
-
-
 def counts(engine: Engine, spec: SeriesSpec, start: float, end: float, bucket: int) -> Rows:
     """(bucket number, group, tasks) for a count metric over [start, end)."""
     state, time_column = _COUNTED[spec.metric]
     moment = tasks.c[time_column]
-    conditions = [_in_window(moment, start, end), *_filters(spec)]
+    conditions = _filters(spec)
     if state:
         conditions.append(tasks.c.state == state)
     if time_column == "retried":
         conditions.append(moment.isnot(None))  # lets SQLite use the partial index
-    return _grouped_count(engine, spec, moment, bucket, conditions)
-
-
-def _grouped_count(engine, spec, moment, bucket, conditions) -> Rows:
-    number, group = bucket_number(engine, moment, bucket), _group(spec)
-    query = (select(number, group, func.count()).where(and_(true(), *conditions))
-             .group_by(number, group))
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(query)]
+    return by_bucket(engine, moment, start, end, bucket, _group(spec), [func.count()],
+                     conditions)
 
 
 def finished_by_state(engine: Engine, spec: SeriesSpec, start: float, end: float,
-                      bucket: int) -> list[tuple[int, Any, str, int]]:
+                      bucket: int) -> Rows:
     """(bucket number, group, SUCCESS or FAILURE, tasks) for the failure ratio."""
-    number, group = bucket_number(engine, tasks.c.timestamp, bucket), _group(spec)
-    query = (select(number, group, tasks.c.state, func.count())
-             .where(tasks.c.state.in_(("SUCCESS", "FAILURE")),
-                    _in_window(tasks.c.timestamp, start, end), *_filters(spec))
-             .group_by(number, group, tasks.c.state))
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(query)]
+    return by_bucket(engine, tasks.c.timestamp, start, end, bucket, _group(spec),
+                     [func.count()], [tasks.c.state.in_(("SUCCESS", "FAILURE")),
+                                      *_filters(spec)], extra_groups=[tasks.c.state])
 
 
-def values(engine: Engine, spec: SeriesSpec, start: float, end: float, bucket: int,
-           hours: bool = False) -> list[tuple[int, Any, np.ndarray]]:
+def values(engine: Engine, spec: SeriesSpec, start: float, end: float,
+           bucket: int) -> list[tuple[int, Any, np.ndarray]]:
     """(bucket number, group, every value in it) for a percentile metric, unsorted."""
     if spec.metric == "runtime":
         moment, value = tasks.c.timestamp, tasks.c.runtime
@@ -107,20 +138,16 @@ def values(engine: Engine, spec: SeriesSpec, start: float, end: float, bucket: i
     else:  # wait: received → started, by the time the task was received
         moment, value = tasks.c.received, tasks.c.started - tasks.c.received
         conditions = [tasks.c.started.isnot(None), *_filters(spec)]
-    conditions += [_in_window(moment, start, end), value.isnot(None)]
-    number, group = bucket_number(engine, moment, bucket), _group(spec)
     sqlite = engine.dialect.name == "sqlite"
     gathered = func.group_concat(value) if sqlite else func.array_agg(value)
-    query = select(number, group, gathered).where(*conditions).group_by(number, group)
-    with engine.connect() as connection:
-        rows = connection.execute(query).all()
-    return [(number, group, _as_array(gathered_values, sqlite))
-            for number, group, gathered_values in rows]
+    rows = by_bucket(engine, moment, start, end, bucket, _group(spec), [gathered],
+                     [*conditions, value.isnot(None)])
+    return [(number, group, _as_array(found, sqlite)) for number, group, found in rows]
 
 
 def _as_array(gathered: Any, from_text: bool) -> np.ndarray:
     if from_text:
-        return np.array(gathered.split(","), dtype=float)
+        return np.fromstring(gathered, sep=",")  # text mode: a C parser, not deprecated
     return np.asarray(gathered, dtype=float)
 
 
@@ -130,12 +157,12 @@ def in_flight_parts(engine: Engine, spec: SeriesSpec, start: float, end: float,
     (finished) per (bucket, group) over [start, end), and per group the tasks already in
     flight at `start`: received before it and unfinished, or finished at or after it."""
     group = _group(spec)
-    arrivals = _grouped_count(engine, spec, tasks.c.received, bucket,
-                              [_in_window(tasks.c.received, start, end), *_filters(spec)])
+    arrivals = by_bucket(engine, tasks.c.received, start, end, bucket, group, [func.count()],
+                         _filters(spec))
     finished = [tasks.c.state.in_(FINAL_STATES), tasks.c.received.isnot(None),
                 *_filters(spec)]
-    departures = _grouped_count(engine, spec, tasks.c.timestamp, bucket,
-                                [*finished, _in_window(tasks.c.timestamp, start, end)])
+    departures = by_bucket(engine, tasks.c.timestamp, start, end, bucket, group,
+                           [func.count()], finished)
     carried_over = [
         select(group.label("group"), func.count().label("tasks"))
         .where(tasks.c.state.in_(UNFINISHED_STATES), tasks.c.received < start, *_filters(spec))
@@ -153,15 +180,11 @@ def in_flight_parts(engine: Engine, spec: SeriesSpec, start: float, end: float,
 
 
 def worker_samples_by_bucket(engine: Engine, spec: SeriesSpec, start: float, end: float,
-                             bucket: int) -> list[tuple[int, str, float]]:
+                             bucket: int) -> Rows:
     """(bucket number, worker, mean of the sampled column) over [start, end)."""
     column = worker_samples.c[spec.definition.column]
-    number = bucket_number(engine, worker_samples.c.timestamp, bucket)
-    conditions = [_in_window(worker_samples.c.timestamp, start, end), column.isnot(None)]
+    conditions = [column.isnot(None)]
     if spec.workers:
         conditions.append(worker_samples.c.hostname.in_(spec.workers))
-    query = (select(number, worker_samples.c.hostname, func.avg(column)).where(*conditions)
-             .group_by(number, worker_samples.c.hostname))
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(query)]
-
+    return by_bucket(engine, worker_samples.c.timestamp, start, end, bucket,
+                     worker_samples.c.hostname, [func.avg(column)], conditions)
