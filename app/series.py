@@ -60,9 +60,9 @@ def build_series(engine: Engine, spec: SeriesSpec, now: float | None = None) -> 
         frame = frames.in_flight_frame(arrivals, departures, baseline, numbers, bucket,
                                        spec.top, name)
     else:
-        rows = queries.worker_samples_by_bucket(engine, spec, start, end, bucket)
+        rows = queries.samples_by_bucket(engine, spec, start, end, bucket)
         frame = frames.samples_frame(rows, numbers, bucket, spec.top, grouped, spec.metric,
-                                     total=spec.metric == "worker_active")
+                                     total=spec.metric != "worker_load")
     return Series(spec, start, end, bucket, frame)
 
 
@@ -109,6 +109,8 @@ def point_link(spec: SeriesSpec, series_name: str, bucket_start: float,
                bucket: int) -> str:
     """Where clicking a point leads: the task grid filtered to that bucket and group
     (a worker's sample leads to the worker's page). Relative to the app's root."""
+    if spec.metric == "queue_depth":
+        return "broker"
     if spec.definition.kind == "samples":
         if spec.group == "worker" and series_name != frames.OTHER:
             return f"workers/{quote(series_name, safe='')}"

@@ -166,19 +166,20 @@ def in_flight_frame(arrivals, departures, baseline: list[tuple[Any, int]],
 
 def samples_frame(rows: list[tuple[int, str, float]], numbers: np.ndarray, bucket: int,
                   top: int, grouped: bool, series_name: str, total: bool) -> pd.DataFrame:
-    """Worker samples per bucket: each worker's mean, or across workers their sum
-    (`total`, e.g. active tasks) or mean (e.g. load average). NaN where none were taken."""
+    """Samples per bucket (each worker's or queue's value), or across them their sum
+    (`total`, e.g. active tasks, queue depth) or mean (load average). NaN where none were
+    taken."""
     if not rows:
         return _empty(numbers, bucket, [series_name], np.nan)
-    long = pd.DataFrame.from_records(rows, columns=["number", "worker", "value"])
+    long = pd.DataFrame.from_records(rows, columns=["number", "owner", "value"])
     long["time"] = long["number"].astype(float) * bucket
     index = pd.Index(numbers.astype(float) * bucket, name="time")
     if not grouped:
         combined = long.groupby("time")["value"].agg("sum" if total else "mean")
         return combined.reindex(index).to_frame(series_name)
-    weights = long.groupby("worker")["value"].mean().to_dict()
+    weights = long.groupby("owner")["value"].mean().to_dict()
     labels = fold_labels(weights, top)
-    long["label"] = long["worker"].map(labels)
+    long["label"] = long["owner"].map(labels)
     # a folded "other" is the sum or the mean of the workers in it, like the total
     per_worker = long.groupby(["time", "label"])["value"].agg("sum" if total else "mean")
     frame = per_worker.unstack("label").reindex(index)

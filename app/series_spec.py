@@ -40,6 +40,7 @@ METRICS: dict[str, Metric] = {
     "in_flight": Metric("Tasks in flight (received, not finished)", "in_flight", "received"),
     "worker_active": Metric("Worker active tasks", "samples", "active", ("worker",)),
     "worker_load": Metric("Worker load average (1 min)", "samples", "load1", ("worker",)),
+    "queue_depth": Metric("Queue depth (peak per bucket)", "samples", "messages", ("queue",)),
 }
 GROUPS = {"name": "Task name", "worker": "Worker", "queue": "Queue"}
 STATS = ("p50", "p95", "p99", "max")

@@ -248,3 +248,18 @@ def test_csv_has_one_row_per_bucket(filled):
     assert len(rows) == 4
     assert rows[1][0].endswith("Z") and rows[1][1] == f"{T0:.0f}" and rows[1][3] == "3"
     assert rows[2][3:] == ["", "", "", ""]
+
+
+def test_queue_depth_is_each_queues_peak_and_their_sum(store):
+    store.write_queue_samples([
+        {"queue": "celery", "timestamp": T0 + 5, "messages": 3},
+        {"queue": "celery", "timestamp": T0 + 15, "messages": 7},
+        {"queue": "bulk", "timestamp": T0 + 5, "messages": 2},
+        {"queue": "bulk", "timestamp": T0 + 65, "messages": None},  # the broker did not answer
+    ])
+    total = build_series(store.engine, window(metric="queue_depth")).frame["queue_depth"]
+    assert total[T0] == 9
+    assert math.isnan(total[T0 + 60]) and math.isnan(total[T0 + 120])
+    by_queue = build_series(store.engine, window(metric="queue_depth", group="queue")).frame
+    assert by_queue.loc[T0].to_dict() == {"celery": 7, "bulk": 2}
+    assert point_link(window(metric="queue_depth"), "celery", T0, 60) == "broker"

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
 
 from ..series_spec import SeriesSpec
-from .schema import tasks, worker_samples
+from .schema import queue_samples, tasks, worker_samples
 
 FINAL_STATES = ("SUCCESS", "FAILURE", "REVOKED", "REJECTED")
 UNFINISHED_STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY")
@@ -179,12 +179,18 @@ def in_flight_parts(engine: Engine, spec: SeriesSpec, start: float, end: float,
     return arrivals, departures, list(baseline.items())
 
 
-def worker_samples_by_bucket(engine: Engine, spec: SeriesSpec, start: float, end: float,
-                             bucket: int) -> Rows:
-    """(bucket number, worker, mean of the sampled column) over [start, end)."""
-    column = worker_samples.c[spec.definition.column]
-    conditions = [column.isnot(None)]
-    if spec.workers:
-        conditions.append(worker_samples.c.hostname.in_(spec.workers))
-    return by_bucket(engine, worker_samples.c.timestamp, start, end, bucket,
-                     worker_samples.c.hostname, [func.avg(column)], conditions)
+def samples_by_bucket(engine: Engine, spec: SeriesSpec, start: float, end: float,
+                      bucket: int) -> Rows:
+    """(bucket number, worker or queue, value) over [start, end): a worker's mean of the
+    sampled column, or a queue's peak depth."""
+    if spec.metric == "queue_depth":
+        table, owner, chosen = queue_samples, queue_samples.c.queue, spec.queues
+        aggregate = func.max(queue_samples.c.messages)
+    else:
+        table, owner, chosen = worker_samples, worker_samples.c.hostname, spec.workers
+        aggregate = func.avg(worker_samples.c[spec.definition.column])
+    conditions = [table.c[spec.definition.column].isnot(None)]
+    if chosen:
+        conditions.append(owner.in_(chosen))
+    return by_bucket(engine, table.c.timestamp, start, end, bucket, owner, [aggregate],
+                     conditions)
