@@ -157,6 +157,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("queue_sample_interval", float, "Seconds between two samples of every queue's "
            "depth.", 10.0, _positive),
     Option("insecure_no_auth", bool, "Allow listening beyond loopback without authentication.", False),
+    Option("read_only", bool, "Refuse every action that changes the cluster (worker and task "
+           "control, sending tasks) in the API and the pages; watching stays as it is.", False),
 )
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -180,6 +182,7 @@ class Settings:
     broker_api: str | None = None
     queue_sample_interval: float = 10.0
     insecure_no_auth: bool = False
+    read_only: bool = False
 
     @property
     def demo(self) -> bool:

@@ -18,6 +18,8 @@ from celery import Celery
 from kombu.exceptions import EncodeError
 
 log = logging.getLogger(__name__)
+READ_ONLY_MESSAGE = "celery-scope runs read-only"
+READ_ONLY_TITLE = f"Disabled: {READ_ONLY_MESSAGE} (--read-only)"  # on the pages' action buttons
 
 
 class ControlError(Exception):
@@ -32,6 +34,13 @@ class UnknownWorker(ControlError):
 
 class BrokerUnavailable(ControlError):
     """The broker could not be reached to send the command."""
+
+
+class ReadOnly(ControlError):
+    """celery-scope runs with `read_only`: no action may change the cluster."""
+
+    def __init__(self):
+        super().__init__(READ_ONLY_MESSAGE)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from celery import Celery
 
 from .collector.inspector import Inspector
 from .config import Settings
-from .control import Control, ControlError
+from .control import Control, ControlError, ReadOnly
 from .store.cache import SnapshotCache
 from .store.history import HistoryStore
 
@@ -33,8 +33,15 @@ class Services:
         return [row["hostname"] for row in self.store.workers()]
 
     def control(self) -> Control:
-        """Remote control over the watched cluster; raises ControlError before it is known."""
+        """Remote control over the watched cluster; raises ControlError before it is known,
+        and ReadOnly in read-only mode (every page action comes through here)."""
+        self.check_writable()
         return Control(self._celery(), self.known_workers, self.settings.inspect_timeout)
+
+    def check_writable(self) -> None:
+        """Raise ReadOnly when `read_only` is set: the one rule for pages and API alike."""
+        if self.settings.read_only:
+            raise ReadOnly()
 
     @cached_property
     def inspector(self) -> Inspector:

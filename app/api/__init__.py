@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from ..control import BrokerUnavailable, ControlError, UnknownWorker
+from ..control import BrokerUnavailable, ControlError, ReadOnly, UnknownWorker
 from ..services import current
 from ..store import task_queries
 from ..task_filters import FilterError, TaskFilter, parse_filter
@@ -17,11 +17,21 @@ def error(message: str, status: int) -> tuple[Response, int]:
     return jsonify(error=message), status
 
 
-# Typed errors from anywhere below a route become JSON with the right status.
+# Typed errors from anywhere below a route become JSON with the right status (Flask picks
+# the handler of the most specific class).
 _STATUS_OF = ((FilterError, 400), (UnknownWorker, 404), (BrokerUnavailable, 503),
-              (ControlError, 400))
+              (ReadOnly, 403), (ControlError, 400))
 for _kind, _status in _STATUS_OF:
     api.register_error_handler(_kind, lambda exc, status=_status: error(str(exc), status))
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@api.before_request
+def _refuse_changes_when_read_only():
+    """Read-only mode: every request that may change the cluster is refused here, before
+    its route runs (so before any 404/400 guard and any broker call)."""
+    if request.method not in SAFE_METHODS:
+        current().check_writable()
 
 
 def export_filename(task_filter: TaskFilter, now: float) -> str:

@@ -16,7 +16,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from .. import task_detail as detail
 from ..components import task_view as view
 from ..components.refresh import INTERVAL
-from ..control import ControlError
+from ..control import READ_ONLY_MESSAGE, READ_ONLY_TITLE, ControlError
 from ..frames import is_online
 from ..services import Services, current
 from ..worker_detail import registered_names
@@ -71,7 +71,8 @@ def _actions(uuid: str) -> html.Fieldset:
             ], className="group"),
         ], className="toolbar"),
         dcc.Loading(html.Div(id=RESULT, role="status", className="action-result"), type="dot"),
-    ], id=ACTIONS, className="plain", hidden=True)
+    ], id=ACTIONS, className="plain", hidden=True,
+        title=READ_ONLY_TITLE if current().settings.read_only else None)
 
 
 def layout(task_id: str | None = None, **_query):
@@ -145,11 +146,14 @@ def _render(_tick, _version, uuid, shown):
                 "", signature, settled)
     final = detail.is_final(row.get("state"))
     note = "" if plan.ok else f"Apply again is unavailable: {plan.problem}."
+    read_only = services.settings.read_only  # every action would be refused: grey them out
+    if read_only:
+        note = f"Actions are disabled: {READ_ONLY_MESSAGE}."
     queue = f" on queue {plan.queue}" if plan.queue else ""
     message = (f"Send {detail.describe_call(plan)}{queue} as a new task? This one stays as it is."
                if plan.ok else "")
-    return (view.header(row), view.details(row, child_rows, prefix), False, final, final,
-            not plan.ok, note, message, signature, settled)
+    return (view.header(row), view.details(row, child_rows, prefix), False, final or read_only,
+            final or read_only, not plan.ok or read_only, note, message, signature, settled)
 
 
 def _perform(services: Services, uuid: str, action: str, signal: str | None):

@@ -11,7 +11,7 @@ from .. import worker_detail as detail
 from ..components.charts import worker_load_figure
 from ..components.panels import facts_list, queue_grid, simple_table, task_grid
 from ..components.refresh import BROWSER_TZ, INTERVAL
-from ..control import ControlError
+from ..control import READ_ONLY_MESSAGE, READ_ONLY_TITLE, ControlError
 from ..formatting import human_seconds
 from ..frames import is_online, worker_samples_frame
 from ..series_frames import zone
@@ -25,7 +25,7 @@ WORKER = "worker-name"
 VERSION = "worker-data-version"
 HEADER = "worker-header"
 OFFLINE = "worker-offline-note"
-CONTROLS = "worker-controls"  # fieldset: disabled while offline
+CONTROLS = "worker-controls"  # fieldset: disabled while offline, and in read-only mode
 BUSY = "worker-busy"  # inner fieldset: disabled while an action runs
 RESULT = "worker-action-result"
 REFRESH = "worker-refresh"
@@ -125,7 +125,8 @@ def layout(name: str | None = None, **_query):
                 _tab("Config", html.Div(id=CONFIG)),
                 _tab("System", html.Div(id=SYSTEM)),
             ], className="tabs"),
-        ], id=BUSY, className="plain"), id=CONTROLS, className="plain"),
+        ], id=BUSY, className="plain"), id=CONTROLS, className="plain",
+            title=READ_ONLY_TITLE if current().settings.read_only else None),
         dcc.Graph(id=CHART, config={"displaylogo": False}),
     ], className="page")
 
@@ -166,10 +167,12 @@ def _render(_ticks, _version, tz_name, hostname):
         offline_note = ("This worker is offline" +
                         (f" (last heartbeat {human_seconds(now - last)} ago)" if last else "") +
                         ". Showing its last known data; actions are disabled.")
+    elif services.settings.read_only:
+        offline_note = f"Actions are disabled: {READ_ONLY_MESSAGE}."
     queues = detail.queue_rows(snapshot)
     samples = worker_samples_frame(services.store.worker_samples(hostname, now - CHART_SECONDS))
     return (
-        header, offline_note, online, not online,
+        header, offline_note, not offline_note, not online or services.settings.read_only,
         facts_list(detail.pool_facts(snapshot), "No pool information yet."),
         facts_list(detail.broker_facts(snapshot), "No broker information yet."),
         bool(queues), queues,
