@@ -22,6 +22,17 @@ def assets_dir() -> Path:
     return installed if installed.is_dir() else _PACKAGE.parent / "assets"
 
 
+def insecure_banner(settings: Settings) -> list:
+    """A red line on every page while the dashboard is open beyond loopback."""
+    from dash import html
+    if not (settings.insecure_no_auth and settings.listens_beyond_loopback
+            and not settings.auth_configured):
+        return []
+    return [html.P(f"celery-scope listens on {settings.address} without authentication "
+                   "(--insecure-no-auth): anyone who can reach it can watch and control your "
+                   "workers.", className="banner banner-error", id="insecure-banner")]
+
+
 def create_app(settings: Settings, services: Services | None = None) -> dash.Dash:
     """Build the Dash app (its Flask server is `.server`) reading the store and cache."""
     import dash
@@ -42,9 +53,17 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
         suppress_callback_exceptions=True,
     )
     services.install(app.server)
-    navbar = make_navbar(dash.page_registry.values(), settings.refresh_interval)
-    app.layout = html.Div([navbar, make_status_banner(), html.Main(dash.page_container)],
-                          className="shell")
+    from .auth import current_user, install
+    from .credentials import TokenStore
+    install(app, settings, TokenStore(services.store.engine))
+
+    def shell():  # per request: the navbar names who is signed in
+        navbar = make_navbar(dash.page_registry.values(), settings.refresh_interval,
+                             current_user(), settings.pathname_prefix)
+        return html.Div([navbar, *insecure_banner(settings), make_status_banner(),
+                         html.Main(dash.page_container)], className="shell")
+
+    app.layout = shell
 
     from .api import api
     app.server.register_blueprint(api, url_prefix=settings.pathname_prefix.rstrip("/") or None)

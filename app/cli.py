@@ -103,3 +103,62 @@ def export_command(ctx: click.Context, states, names, worker, queue, since, unti
     except (ConfigError, StoreError, FilterError) as exc:
         click.echo(f"celery-scope: error: {exc}", err=True)
         sys.exit(2)
+
+
+@main.command("hash-password")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The password (asked for when not given; read from standard input too).")
+def hash_password_command(password: str) -> None:
+    """Print a scrypt hash of a password for a users file line `name:role:<hash>`."""
+    from .credentials import hash_password
+    if len(password) < 8:
+        click.echo("celery-scope: error: use a password of at least 8 characters", err=True)
+        sys.exit(2)
+    click.echo(hash_password(password))
+
+
+@main.group("token")
+@settings_options
+@click.pass_context
+def token_group(ctx: click.Context, **cli) -> None:
+    """API tokens, sent as `Authorization: Bearer <token>`; kept hashed in the store."""
+    merged = {**(ctx.obj or {}), **{key: value for key, value in cli.items() if value is not None}}
+    try:
+        settings = resolve(merged, config_file=merged.pop("config_file", None))
+        from .credentials import TokenStore
+        from .store.history import HistoryStore
+        store = HistoryStore(settings.store)
+    except (ConfigError, StoreError) as exc:
+        click.echo(f"celery-scope: error: {exc}", err=True)
+        sys.exit(2)
+    ctx.obj = TokenStore(store.engine)
+    ctx.call_on_close(store.close)
+
+
+@token_group.command("create")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), required=True)
+@click.option("--label", default="", help="What the token is for (shown by `token list`).")
+@click.pass_obj
+def token_create(tokens, role: str, label: str) -> None:
+    """Make a token and print it once: it cannot be shown again."""
+    click.echo(tokens.create(role, label))
+
+
+@token_group.command("list")
+@click.pass_obj
+def token_list(tokens) -> None:
+    """Every token's id, role, label, and whether it was revoked."""
+    for row in tokens.list():
+        state = "revoked" if row["revoked"] is not None else "active"
+        click.echo(f"{row['id']}\t{row['role']}\t{state}\t{row['label']}")
+
+
+@token_group.command("revoke")
+@click.argument("token_id")
+@click.pass_obj
+def token_revoke(tokens, token_id: str) -> None:
+    """Revoke a token by its id (the part after `cst_`, before the next `_`)."""
+    if not tokens.revoke(token_id):
+        click.echo(f"celery-scope: error: no active token {token_id}", err=True)
+        sys.exit(2)
+    click.echo(f"revoked {token_id}")

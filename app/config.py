@@ -156,6 +156,17 @@ OPTIONS: tuple[Option, ...] = (
            "declare.", None, _http_url),
     Option("queue_sample_interval", float, "Seconds between two samples of every queue's "
            "depth.", 10.0, _positive),
+    Option("users_file", str, "File of users, one name:role:password-hash per line (roles "
+           "viewer, operator, admin; hashes from `celery-scope hash-password`)."),
+    Option("basic_auth", str, "Users as Flower's --basic-auth: user:password[,user:password], "
+           "each an admin."),
+    Option("secret_key", str, "Key that signs session cookies; made and kept in the cache "
+           "directory when not given."),
+    Option("session_hours", float, "Hours a sign-in lasts.", 12.0, _positive),
+    Option("secure_cookies", bool, "Send the session cookie over HTTPS only (behind TLS).",
+           False),
+    Option("auth_metrics", bool, "Require credentials for /metrics and /healthcheck too "
+           "(open by default, as Flower).", False),
     Option("insecure_no_auth", bool, "Allow listening beyond loopback without authentication.", False),
     Option("read_only", bool, "Refuse every action that changes the cluster (worker and task "
            "control, sending tasks) in the API and the pages; watching stays as it is.", False),
@@ -181,8 +192,18 @@ class Settings:
     enable_events: bool = True
     broker_api: str | None = None
     queue_sample_interval: float = 10.0
+    users_file: str | None = None
+    basic_auth: str | None = None
+    secret_key: str | None = None
+    session_hours: float = 12.0
+    secure_cookies: bool = False
+    auth_metrics: bool = False
     insecure_no_auth: bool = False
     read_only: bool = False
+
+    @property
+    def auth_configured(self) -> bool:
+        return bool(self.users_file or self.basic_auth)
 
     @property
     def demo(self) -> bool:
@@ -263,10 +284,12 @@ def resolve(
     if not values["cache_dir"]:
         values["cache_dir"] = str(_cache_dir() / ("demo" if not values["broker"] else "cluster"))
     settings = Settings(**values)
-    if settings.listens_beyond_loopback and not settings.insecure_no_auth:
+    if (settings.listens_beyond_loopback and not settings.auth_configured
+            and not settings.insecure_no_auth):
         raise ConfigError(
-            f"refusing to listen on {settings.address} without authentication; "
-            "listen on 127.0.0.1 or pass --insecure-no-auth explicitly"
+            f"refusing to listen on {settings.address} without authentication; configure "
+            "users (--users-file or --basic-auth), listen on 127.0.0.1, or pass "
+            "--insecure-no-auth explicitly"
         )
     return settings
 

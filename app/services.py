@@ -8,6 +8,7 @@ from functools import cached_property
 import flask
 from celery import Celery
 
+from .auth import GuardedControl
 from .collector.inspector import Inspector
 from .config import Settings
 from .control import Control, ControlError, ReadOnly
@@ -36,7 +37,8 @@ class Services:
         """Remote control over the watched cluster; raises ControlError before it is known,
         and ReadOnly in read-only mode (every page action comes through here)."""
         self.check_writable()
-        return Control(self._celery(), self.known_workers, self.settings.inspect_timeout)
+        control = Control(self._celery(), self.known_workers, self.settings.inspect_timeout)
+        return GuardedControl(control)  # each action checks the caller's role
 
     def check_writable(self) -> None:
         """Raise ReadOnly when `read_only` is set: the one rule for pages and API alike."""

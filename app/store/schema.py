@@ -91,6 +91,18 @@ queue_samples = Table(
     Index("ix_queue_samples_time", "timestamp"),
 )
 
+# API tokens: only the SHA-256 of each token's secret is kept.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("label", String(255)),
+    Column("role", String(16), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("revoked", Float),
+)
+
 # Indexes of earlier versions that a wider one above replaces; dropped when a store opens.
 RETIRED_INDEXES = ("ix_tasks_received", "ix_tasks_state_timestamp", "ix_worker_samples_time")
 
