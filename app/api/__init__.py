@@ -58,4 +58,4 @@ def tasks_csv():
     return Response(stream_with_context(chunks), mimetype="text/csv", headers=headers)
 
 
-from . import flower, series  # noqa: F401 — their routes attach to `api`
+from . import flower, openapi, series  # noqa: F401 — their routes attach to `api`

@@ -1,0 +1,77 @@
+"""The OpenAPI document against the real app's URL map: every route documented, nothing
+documented that does not exist, and the document valid OpenAPI 3.0."""
+from __future__ import annotations
+
+import pytest
+from openapi_spec_validator import validate
+
+from app.api.openapi import PATHS
+
+from .api_routes import IGNORED_METHODS, api_routes, built_app, openapi_path
+
+PREFIX = "/scope"  # served under a prefix, as behind a proxy: the document's paths stay put
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with built_app(tmp_path_factory.mktemp("openapi"), url_prefix=PREFIX) as flask_app:
+        yield flask_app
+
+
+@pytest.fixture(scope="module")
+def served(server):
+    response = server.test_client().get(f"{PREFIX}/api/openapi.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    return response.get_json()
+
+
+def documented(document) -> dict[str, set[str]]:
+    return {path: {method.upper() for method in operations}
+            for path, operations in document["paths"].items()}
+
+
+def test_every_route_is_documented_and_every_documented_path_exists(server, served):
+    routes = api_routes(server, PREFIX)
+    assert len(routes) >= 25  # the walk does find the API
+    missing = {path: methods - documented(served).get(path, set())
+               for path, methods in routes.items()}
+    assert {path: methods for path, methods in missing.items() if methods} == {}, \
+        "routes missing from app/api/openapi.py"
+    extra = {path: methods - routes.get(path, set())
+             for path, methods in documented(served).items()}
+    assert {path: methods for path, methods in extra.items() if methods} == {}, \
+        "documented paths or methods that no route serves"
+
+
+def test_operations_name_their_endpoint_and_path_parameters(server):
+    """operationId is the Flask endpoint; the path parameters are the rule's arguments."""
+    for rule in server.url_map.iter_rules():
+        path = openapi_path(rule.rule, PREFIX)
+        for method in rule.methods - IGNORED_METHODS:
+            operation = PATHS.get(path, {}).get(method.lower())
+            if operation is None:
+                continue
+            assert operation["operationId"] == rule.endpoint, path
+            in_path = {parameter["name"] for parameter in operation.get("parameters", ())
+                       if parameter["in"] == "path"}
+            assert in_path == set(rule.arguments), path
+
+
+def test_the_document_is_valid_openapi(served):
+    validate(served)
+    assert served["openapi"].startswith("3.0.")
+    assert served["servers"] == [{"url": PREFIX}]
+
+
+def test_every_post_documents_the_read_only_refusal_and_json_errors(served):
+    for path, operations in served["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if method == "post":
+                assert responses["403"] == {"$ref": "#/components/responses/Forbidden"}, path
+            for status, response in responses.items():
+                if status != "200":
+                    assert response["$ref"].startswith("#/components/responses/"), path
+    for response in served["components"]["responses"].values():
+        assert response["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"}
