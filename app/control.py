@@ -19,7 +19,9 @@ from kombu.exceptions import EncodeError
 
 log = logging.getLogger(__name__)
 READ_ONLY_MESSAGE = "celery-scope runs read-only"
-READ_ONLY_TITLE = f"Disabled: {READ_ONLY_MESSAGE} (--read-only)"  # on the pages' action buttons
+def disabled_title(reason: str | None) -> str | None:
+    """The tooltip of an action button greyed out for `reason` (None: not greyed out)."""
+    return f"Disabled: {reason}" if reason else None
 
 
 class ControlError(Exception):

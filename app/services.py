@@ -8,10 +8,10 @@ from functools import cached_property
 import flask
 from celery import Celery
 
-from .auth import GuardedControl
+from .auth import GuardedControl, current_role, may
 from .collector.inspector import Inspector
 from .config import Settings
-from .control import Control, ControlError, ReadOnly
+from .control import READ_ONLY_MESSAGE, Control, ControlError, ReadOnly
 from .store.cache import SnapshotCache
 from .store.history import HistoryStore
 
@@ -39,6 +39,15 @@ class Services:
         self.check_writable()
         control = Control(self._celery(), self.known_workers, self.settings.inspect_timeout)
         return GuardedControl(control)  # each action checks the caller's role
+
+    def actions_refused(self) -> str | None:
+        """Why this request may not act on the cluster (read-only mode, or a role that may
+        only watch), or None; pages grey their buttons out with it."""
+        if self.settings.read_only:
+            return f"{READ_ONLY_MESSAGE} (--read-only)"
+        if not may("operator"):
+            return f"your role ({current_role()}) may watch but not act"
+        return None
 
     def check_writable(self) -> None:
         """Raise ReadOnly when `read_only` is set: the one rule for pages and API alike."""

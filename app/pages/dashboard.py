@@ -12,7 +12,7 @@ from ..components.charts import throughput_figure
 from ..components.refresh import BROWSER_TZ, INTERVAL
 from ..components.summary import make_summary_cards
 from ..components.worker_table import NO_WORKERS, make_worker_grid
-from ..control import READ_ONLY_TITLE, ControlError
+from ..control import ControlError, disabled_title
 from ..frames import dashboard_summary, grid_records, worker_frame
 from ..series import build_series
 from ..series_frames import zone
@@ -39,7 +39,7 @@ CHART_BUCKET = 60  # the throughput chart: the last hour per minute
 
 def layout(**_query):
     prefix = dash.get_app().config.requests_pathname_prefix
-    read_only = current().settings.read_only
+    refused = current().actions_refused()
     return html.Div([
         html.Section(make_summary_cards({}), id=SUMMARY, className="cards"),
         dcc.Graph(id=THROUGHPUT, config={"displaylogo": False}, className="chart"),
@@ -52,11 +52,11 @@ def layout(**_query):
             html.Span([
                 html.Span("none selected", id=SELECTED, className="muted"),
                 html.Button("Restart pool", id=RESTART, n_clicks=0, className="button",
-                            disabled=read_only),
+                            disabled=bool(refused)),
                 html.Button("Shut down", id=SHUTDOWN, n_clicks=0, className="button danger",
-                            disabled=read_only),
+                            disabled=bool(refused)),
             ], className="group",
-                title=READ_ONLY_TITLE if read_only else "Acts on the selected workers"),
+                title=disabled_title(refused) or "Acts on the selected workers"),
             dcc.Loading(html.Div(id=RESULT, role="status", className="action-result"),
                         type="dot"),
         ], id=TOOLBAR, className="plain toolbar"),

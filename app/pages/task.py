@@ -16,7 +16,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from .. import task_detail as detail
 from ..components import task_view as view
 from ..components.refresh import INTERVAL
-from ..control import READ_ONLY_MESSAGE, READ_ONLY_TITLE, ControlError
+from ..control import ControlError, disabled_title
 from ..frames import is_online
 from ..services import Services, current
 from ..worker_detail import registered_names
@@ -72,7 +72,7 @@ def _actions(uuid: str) -> html.Fieldset:
         ], className="toolbar"),
         dcc.Loading(html.Div(id=RESULT, role="status", className="action-result"), type="dot"),
     ], id=ACTIONS, className="plain", hidden=True,
-        title=READ_ONLY_TITLE if current().settings.read_only else None)
+        title=disabled_title(current().actions_refused()))
 
 
 def layout(task_id: str | None = None, **_query):
@@ -146,9 +146,10 @@ def _render(_tick, _version, uuid, shown):
                 "", signature, settled)
     final = detail.is_final(row.get("state"))
     note = "" if plan.ok else f"Apply again is unavailable: {plan.problem}."
-    read_only = services.settings.read_only  # every action would be refused: grey them out
-    if read_only:
-        note = f"Actions are disabled: {READ_ONLY_MESSAGE}."
+    refused = services.actions_refused()  # every action would be refused: grey them out
+    read_only = bool(refused)
+    if refused:
+        note = f"Actions are disabled: {refused}."
     queue = f" on queue {plan.queue}" if plan.queue else ""
     message = (f"Send {detail.describe_call(plan)}{queue} as a new task? This one stays as it is."
                if plan.ok else "")

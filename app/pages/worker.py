@@ -11,7 +11,7 @@ from .. import worker_detail as detail
 from ..components.charts import worker_load_figure
 from ..components.panels import facts_list, queue_grid, simple_table, task_grid
 from ..components.refresh import BROWSER_TZ, INTERVAL
-from ..control import READ_ONLY_MESSAGE, READ_ONLY_TITLE, ControlError
+from ..control import ControlError, disabled_title
 from ..formatting import human_seconds
 from ..frames import is_online, worker_samples_frame
 from ..series_frames import zone
@@ -126,7 +126,7 @@ def layout(name: str | None = None, **_query):
                 _tab("System", html.Div(id=SYSTEM)),
             ], className="tabs"),
         ], id=BUSY, className="plain"), id=CONTROLS, className="plain",
-            title=READ_ONLY_TITLE if current().settings.read_only else None),
+            title=disabled_title(current().actions_refused())),
         dcc.Graph(id=CHART, config={"displaylogo": False}),
     ], className="page")
 
@@ -162,17 +162,18 @@ def _render(_ticks, _version, tz_name, hostname):
               html.Span("never inspected" if inspected is None else
                         f"inspected {human_seconds(now - inspected)} ago")]
     offline_note = ""
+    refused = services.actions_refused()
     if not online:
         last = (row or {}).get("last_heartbeat")
         offline_note = ("This worker is offline" +
                         (f" (last heartbeat {human_seconds(now - last)} ago)" if last else "") +
                         ". Showing its last known data; actions are disabled.")
-    elif services.settings.read_only:
-        offline_note = f"Actions are disabled: {READ_ONLY_MESSAGE}."
+    elif refused:
+        offline_note = f"Actions are disabled: {refused}."
     queues = detail.queue_rows(snapshot)
     samples = worker_samples_frame(services.store.worker_samples(hostname, now - CHART_SECONDS))
     return (
-        header, offline_note, not offline_note, not online or services.settings.read_only,
+        header, offline_note, not offline_note, not online or bool(refused),
         facts_list(detail.pool_facts(snapshot), "No pool information yet."),
         facts_list(detail.broker_facts(snapshot), "No broker information yet."),
         bool(queues), queues,
