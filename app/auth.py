@@ -277,6 +277,18 @@ class Gate:
         return flask.redirect(f"{self.prefix}login")
 
 
+# The sign-in page shows only these fixed texts: nothing from its URL is echoed.
+LOGIN_MESSAGES = {
+    "invalid": "Wrong user name or password.",
+    "throttled": "Too many failed attempts: wait {wait} s and try again.",
+}
+
+
+def login_message(error: str | None, wait: str | None) -> str:
+    text = LOGIN_MESSAGES.get(error or "", "")
+    return text.format(wait=int(wait) if (wait or "").isdigit() else 0)
+
+
 def _safe_next(target: str, prefix: str) -> str:
     """Only a path inside this app: never another site."""
     parts = urlsplit(target)

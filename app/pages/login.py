@@ -5,23 +5,10 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from ..auth import current_user
+from ..auth import current_user, login_message
 
 dash.register_page(__name__, path="/login", name="Sign in", title="Sign in · celery-scope",
                    hidden_from_nav=True)
-
-# Only these fixed messages are shown: nothing from the URL is echoed into the page.
-MESSAGES = {
-    "invalid": "Wrong user name or password.",
-    "throttled": "Too many failed attempts: wait {wait} s and try again.",
-}
-
-
-def message_for(error: str | None, wait: str | None) -> str:
-    text = MESSAGES.get(error or "", "")
-    seconds = int(wait) if (wait or "").isdigit() else 0
-    return text.format(wait=seconds)
-
 
 def layout(error: str | None = None, wait: str | None = None, **query):
     prefix = dash.get_app().config.requests_pathname_prefix
@@ -30,7 +17,7 @@ def layout(error: str | None = None, wait: str | None = None, **query):
         return html.Div(html.P("No users are configured: everyone on this machine may use "
                                "celery-scope. Configure --users-file or --basic-auth to "
                                "require signing in.", className="empty-state"), className="page")
-    problem = message_for(error, wait)
+    problem = login_message(error, wait)
     return html.Div([
         html.H2("Sign in"),
         html.Form([
