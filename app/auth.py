@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 import flask
 import flask_login
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
 from .control import ControlError
@@ -320,6 +321,10 @@ def install(app, settings: Settings, tokens: TokenStore) -> Gate:
     """Guard `app` (a Dash app): sessions, the before-request gate, headers, sign in/out."""
     server = app.server
     gate = Gate(settings, tokens)
+    if settings.trusted_proxies:  # the client's address, scheme and host as the proxy saw them
+        hops = settings.trusted_proxies
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                   x_prefix=hops)
     server.config.update(
         SECRET_KEY=secret_key(settings),
         SESSION_COOKIE_NAME="celery_scope_session",

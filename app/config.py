@@ -167,6 +167,8 @@ OPTIONS: tuple[Option, ...] = (
            False),
     Option("auth_metrics", bool, "Require credentials for /metrics and /healthcheck too "
            "(open by default, as Flower).", False),
+    Option("trusted_proxies", int, "Reverse proxies in front of celery-scope whose "
+           "X-Forwarded-For/-Proto/-Host/-Prefix headers to believe.", 0, _not_negative),
     Option("insecure_no_auth", bool, "Allow listening beyond loopback without authentication.", False),
     Option("read_only", bool, "Refuse every action that changes the cluster (worker and task "
            "control, sending tasks) in the API and the pages; watching stays as it is.", False),
@@ -198,6 +200,7 @@ class Settings:
     session_hours: float = 12.0
     secure_cookies: bool = False
     auth_metrics: bool = False
+    trusted_proxies: int = 0
     insecure_no_auth: bool = False
     read_only: bool = False
 

@@ -74,8 +74,10 @@ def serve(settings: Settings, celery_app: Celery | None = None) -> None:
     services = Services.open(settings)
     app = create_app(settings, services)
     try:
+        # X-Forwarded-* reach the app only when proxies are trusted (ProxyFix reads them)
         server = waitress.create_server(app.server, host=settings.address, port=settings.port,
-                                        threads=SERVER_THREADS, ident="celery-scope")
+                                        threads=SERVER_THREADS, ident="celery-scope",
+                                        clear_untrusted_proxy_headers=not settings.trusted_proxies)
     except OSError as exc:
         raise StartupError(f"cannot listen on {settings.address}:{settings.port}: {exc.strerror}; "
                            "choose another with --port") from None

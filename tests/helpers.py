@@ -144,7 +144,10 @@ class Scope:
         if "collect" in self.command:  # no web server: ready once the collector reports
             wait_until(lambda: self.status().get("broker_connected"), timeout, "collector status")
         else:
-            wait_until(lambda: self.get("/healthcheck") == "OK", timeout, "/healthcheck")
+            prefix = (self.extra[self.extra.index("--url-prefix") + 1].rstrip("/")
+                      if "--url-prefix" in self.extra else "")
+            wait_until(lambda: self.get(f"{prefix}/healthcheck") == "OK", timeout,
+                       "/healthcheck")
         return self
 
     def get(self, path: str) -> str:

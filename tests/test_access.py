@@ -253,3 +253,25 @@ def test_signing_in_and_out_in_the_browser(guarded, page):
     page.goto(guarded.url + "/explore")
     expect(page).to_have_url(re.compile(r"/login\?next=%2Fexplore"))
     assert page.problems == []
+
+
+def test_prefix_and_proxy_headers(redis_server, scope, users_file):
+    behind = scope(redis_server.url, "--users-file", str(users_file), "--url-prefix", "/scope",
+                   "--trusted-proxies", "1")
+    status, _, headers = call(f"{behind.url}/scope/tasks")
+    assert status == 302 and headers["Location"] == "/scope/login?next=%2Fscope%2Ftasks"
+    form = urlencode({"username": "otto", "password": PASSWORDS["otto"],
+                      "next": "/scope/tasks"}).encode()
+    proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "scope.example",
+               "Content-Type": "application/x-www-form-urlencoded"}
+    status, _, headers = call(f"{behind.url}/scope/auth/login", "POST", body=form,
+                              headers={**proxied, "Origin": "https://scope.example"})
+    assert status == 302 and headers["Location"] == "/scope/tasks"
+    assert "HttpOnly" in headers["Set-Cookie"] and "SameSite=Lax" in headers["Set-Cookie"]
+    status, _, _ = call(f"{behind.url}/scope/auth/login", "POST", body=form,
+                        headers={**proxied, "Origin": behind.url})  # not what the proxy saw
+    assert status == 403
+    status, _, headers = call(f"{behind.url}/scope/auth/login", "POST",
+                              body=form.replace(b"%2Fscope%2Ftasks", b"https%3A%2F%2Fevil.example"),
+                              headers={**proxied, "Origin": "https://scope.example"})
+    assert headers["Location"] == "/scope/"  # never sent to another site
