@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from .task_filters import FilterError, parse_time
+from .task_filters import FilterError, list_values, one_value, parse_time
 
 
 @dataclass(frozen=True)
@@ -123,23 +123,12 @@ def auto_bucket(span_seconds: float) -> int:
     return BUCKETS[-1] * math.ceil(span_seconds / BUCKETS[-1] / MAX_POINTS)
 
 
-def _values(params: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    raw = params.get(key)
-    items = raw if isinstance(raw, (list, tuple)) else [] if raw is None else [raw]
-    return tuple(dict.fromkeys(part.strip() for item in items for part in str(item).split(",")
-                               if part.strip()))
-
-
-def _one(params: Mapping[str, Any], key: str) -> str | None:
-    values = params.get(key)
-    if isinstance(values, (list, tuple)):
-        values = values[-1] if values else None
-    text = None if values is None else str(values).strip()
-    return text or None
+def _distinct(params: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(list_values(params, key)))
 
 
 def _choice(params: Mapping[str, Any], key: str, allowed, default):
-    value = _one(params, key)
+    value = one_value(params, key)
     if value is None:
         return default
     if value not in allowed:
@@ -148,7 +137,7 @@ def _choice(params: Mapping[str, Any], key: str, allowed, default):
 
 
 def _whole(params: Mapping[str, Any], key: str, low: int, high: int) -> int | None:
-    text = _one(params, key)
+    text = one_value(params, key)
     if text is None:
         return None
     try:
@@ -173,7 +162,7 @@ def parse_spec(params: Mapping[str, Any], now: float | None = None,
             raise FilterError(f"unknown parameter {unknown[0]!r}")
     metric = _choice(params, "metric", tuple(METRICS), SeriesSpec.metric)
     group = _choice(params, "group", METRICS[metric].groups, None)
-    since_text, until_text = _one(params, "since"), _one(params, "until")
+    since_text, until_text = one_value(params, "since"), one_value(params, "until")
     quick = _choice(params, "range", tuple(QUICK_RANGES), None)
     if quick is None and since_text is None:
         quick = SeriesSpec.range
@@ -184,9 +173,9 @@ def parse_spec(params: Mapping[str, Any], now: float | None = None,
         if until is not None and until <= since:
             raise FilterError("since: must be before until")
     spec = SeriesSpec(
-        metric=metric, group=group, names=_values(params, "name"),
-        workers=_values(params, "worker"), queues=_values(params, "queue"),
-        states=tuple(state.upper() for state in _values(params, "state")),
+        metric=metric, group=group, names=_distinct(params, "name"),
+        workers=_distinct(params, "worker"), queues=_distinct(params, "queue"),
+        states=tuple(state.upper() for state in _distinct(params, "state")),
         range=quick, since=since, until=until,
         top=_whole(params, "top", 1, MAX_TOP) or SeriesSpec.top,
         stat=_choice(params, "stat", STATS, SeriesSpec.stat),

@@ -112,7 +112,7 @@ def parse_time(name: str, text: str, now: float | None = None) -> float:
     return moment.timestamp()
 
 
-def _values(params: Mapping[str, Any], key: str) -> list[str]:
+def list_values(params: Mapping[str, Any], key: str) -> list[str]:
     raw = params.get(key)
     if raw is None:
         return []
@@ -120,7 +120,7 @@ def _values(params: Mapping[str, Any], key: str) -> list[str]:
     return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
 
 
-def _one(params: Mapping[str, Any], key: str) -> str | None:
+def one_value(params: Mapping[str, Any], key: str) -> str | None:
     raw = params.get(key)
     if isinstance(raw, (list, tuple)):
         raw = raw[-1] if raw else None
@@ -129,7 +129,7 @@ def _one(params: Mapping[str, Any], key: str) -> str | None:
 
 
 def _seconds(params: Mapping[str, Any], key: str) -> float | None:
-    text = _one(params, key)
+    text = one_value(params, key)
     if text is None:
         return None
     try:
@@ -152,18 +152,18 @@ def parse_filter(params: Mapping[str, Any], now: float | None = None,
         unknown = sorted(set(params) - _KNOWN)
         if unknown:
             raise FilterError(f"unknown filter parameter {unknown[0]!r}")
-    states = tuple(dict.fromkeys(state.upper() for state in _values(params, "state")))
+    states = tuple(dict.fromkeys(state.upper() for state in list_values(params, "state")))
     for state in states:
         if not _STATE.match(state):
             raise FilterError(f"state: {state!r} is not a task state such as SUCCESS or FAILURE")
-    time_field = _one(params, "time_field") or "received"
+    time_field = one_value(params, "time_field") or "received"
     if time_field not in TIME_FIELDS:
         raise FilterError(f"time_field: {time_field!r} is not one of {', '.join(TIME_FIELDS)}")
-    quick = _one(params, "range")
+    quick = one_value(params, "range")
     if quick:
         parse_duration(quick)
-    since = _one(params, "since")
-    until = _one(params, "until")
+    since = one_value(params, "since")
+    until = one_value(params, "until")
     since_value = parse_time("since", since, now) if since else None
     until_value = parse_time("until", until, now) if until else None
     if since_value is not None and until_value is not None and since_value > until_value:
@@ -171,16 +171,16 @@ def parse_filter(params: Mapping[str, Any], now: float | None = None,
     runtime_min, runtime_max = _seconds(params, "runtime_min"), _seconds(params, "runtime_max")
     if runtime_min is not None and runtime_max is not None and runtime_min > runtime_max:
         raise FilterError("runtime_min: must not exceed runtime_max")
-    sort = _one(params, "sort") or "-received"
+    sort = one_value(params, "sort") or "-received"
     if sort.lstrip("-") not in SORTABLE:
         raise FilterError(f"sort: {sort!r} is not one of {', '.join(SORTABLE)} (prefix - to "
                           "sort descending)")
-    search = _one(params, "search")
+    search = one_value(params, "search")
     if search and len(search) > MAX_SEARCH:
         raise FilterError(f"search: at most {MAX_SEARCH} characters")
     return TaskFilter(
-        states=states, names=tuple(dict.fromkeys(_values(params, "name"))),
-        worker=_one(params, "worker"), queue=_one(params, "queue"), search=search,
+        states=states, names=tuple(dict.fromkeys(list_values(params, "name"))),
+        worker=one_value(params, "worker"), queue=one_value(params, "queue"), search=search,
         runtime_min=runtime_min, runtime_max=runtime_max, time_field=time_field,
         range=quick, since=None if quick else since_value, until=None if quick else until_value,
         sort=sort,
