@@ -46,7 +46,7 @@ LOGIN_ATTEMPTS, LOGIN_WINDOW = 5, 300.0  # failures allowed per user and address
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # What a browser needs before signing in: the login page and what it is drawn with.
 _SHELL_PREFIXES = ("_dash-component-suites/", "assets/", "_dash-layout", "_dash-dependencies",
-                   "_favicon.ico", "_reload-hash", "login", "auth/login")
+                   "_favicon.ico", "_reload-hash", "login", "auth/login", "auth/oauth/")
 
 
 class Forbidden(ControlError):
@@ -173,10 +173,11 @@ class Gate:
         self.tokens = tokens
         self.throttle = LoginThrottle()
         self.prefix = settings.pathname_prefix
+        self.oauth = None  # the OAuth sign-in, when a provider is configured
 
     @property
     def enabled(self) -> bool:
-        return bool(self.accounts)
+        return bool(self.accounts) or self.oauth is not None
 
     def credentials_user(self, request: flask.Request) -> User | None:
         header = request.headers.get("Authorization", "")
@@ -205,6 +206,8 @@ class Gate:
         return False
 
     def load_session_user(self, name: str) -> User | None:
+        if self.oauth is not None and self.oauth.owns(name):
+            return self.oauth.load_user(name)
         account = self.accounts.get(name)
         return User(account.name, account.role, "session") if account else None
 
@@ -282,6 +285,9 @@ class Gate:
 LOGIN_MESSAGES = {
     "invalid": "Wrong user name or password.",
     "throttled": "Too many failed attempts: wait {wait} s and try again.",
+    "oauth_denied": "This account is not allowed to use celery-scope.",
+    "oauth_unverified": "The provider did not confirm this account's email address.",
+    "oauth_failed": "Signing in with the provider failed; try again.",
 }
 
 
@@ -349,4 +355,7 @@ def install(app, settings: Settings, tokens: TokenStore) -> Gate:
                         methods=["POST"])
     server.add_url_rule(f"{settings.pathname_prefix}auth/logout", "auth_logout", gate.logout,
                         methods=["POST"])
+    if settings.oauth2_provider:
+        from .oauth import install_oauth
+        gate.oauth = install_oauth(server, settings)
     return gate

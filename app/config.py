@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .email_rules import role_map_problem
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -131,6 +133,28 @@ def _http_url(value: str) -> str | None:
     return None
 
 
+OAUTH2_PROVIDERS = ("oidc", "google", "github", "gitlab", "okta")
+
+
+def _oauth2_provider(value: str) -> str | None:
+    return None if value in OAUTH2_PROVIDERS else f"must be one of {', '.join(OAUTH2_PROVIDERS)}"
+
+
+def _oauth2_problem(settings: Settings) -> str | None:
+    """What an OAuth sign-in lacks to work, checked at start rather than at first sign-in."""
+    if not settings.oauth2_provider:
+        return None
+    if not (settings.oauth2_key and settings.oauth2_secret):
+        return "oauth2_provider needs oauth2_key and oauth2_secret (the client's id and secret)"
+    if not settings.auth:
+        return "oauth2_provider needs auth: the emails allowed to sign in (.*@example.com)"
+    if settings.oauth2_provider == "oidc" and not settings.oidc_discovery_url:
+        return "oauth2_provider oidc needs oidc_discovery_url"
+    if settings.oauth2_provider == "okta" and not settings.oauth2_base_url:
+        return "oauth2_provider okta needs oauth2_base_url (https://example.okta.com/oauth2/default)"
+    return None
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("broker", str, "Broker URL of the cluster to watch; none starts the built-in demo cluster."),
     Option("address", str, "Address to listen on.", "127.0.0.1", _address),
@@ -169,6 +193,23 @@ OPTIONS: tuple[Option, ...] = (
            "(open by default, as Flower).", False),
     Option("trusted_proxies", int, "Reverse proxies in front of celery-scope whose "
            "X-Forwarded-For/-Proto/-Host/-Prefix headers to believe.", 0, _not_negative),
+    Option("oauth2_provider", str, "Sign in through OAuth2/OpenID Connect: oidc (with "
+           "--oidc-discovery-url), google, github, gitlab or okta (with --oauth2-base-url).",
+           None, _oauth2_provider),
+    Option("oauth2_key", str, "OAuth2 client id registered with the provider."),
+    Option("oauth2_secret", str, "OAuth2 client secret registered with the provider."),
+    Option("oauth2_redirect_uri", str, "Callback URL registered with the provider; built "
+           "from the request and --url-prefix when not given (…/auth/oauth/callback).", None,
+           _http_url),
+    Option("oidc_discovery_url", str, "OpenID Connect discovery document of the oidc "
+           "provider (https://.../.well-known/openid-configuration).", None, _http_url),
+    Option("oauth2_base_url", str, "Okta domain (https://example.okta.com/oauth2/default), "
+           "or a GitLab server other than https://gitlab.com.", None, _http_url),
+    Option("auth", str, "Emails allowed to sign in through OAuth, as Flower's --auth: an "
+           "address, several separated by |, or a pattern such as .*@example.com."),
+    Option("oauth2_roles", str, "Roles of OAuth users, first match wins: "
+           "ops@example.com=operator|.*@example.com=viewer; others allowed are viewers.",
+           None, role_map_problem),
     Option("insecure_no_auth", bool, "Allow listening beyond loopback without authentication.", False),
     Option("read_only", bool, "Refuse every action that changes the cluster (worker and task "
            "control, sending tasks) in the API and the pages; watching stays as it is.", False),
@@ -201,12 +242,20 @@ class Settings:
     secure_cookies: bool = False
     auth_metrics: bool = False
     trusted_proxies: int = 0
+    oauth2_provider: str | None = None
+    oauth2_key: str | None = None
+    oauth2_secret: str | None = None
+    oauth2_redirect_uri: str | None = None
+    oidc_discovery_url: str | None = None
+    oauth2_base_url: str | None = None
+    auth: str | None = None
+    oauth2_roles: str | None = None
     insecure_no_auth: bool = False
     read_only: bool = False
 
     @property
     def auth_configured(self) -> bool:
-        return bool(self.users_file or self.basic_auth)
+        return bool(self.users_file or self.basic_auth or self.oauth2_provider)
 
     @property
     def demo(self) -> bool:
@@ -287,11 +336,14 @@ def resolve(
     if not values["cache_dir"]:
         values["cache_dir"] = str(_cache_dir() / ("demo" if not values["broker"] else "cluster"))
     settings = Settings(**values)
+    problem = _oauth2_problem(settings)
+    if problem:
+        raise ConfigError(problem)
     if (settings.listens_beyond_loopback and not settings.auth_configured
             and not settings.insecure_no_auth):
         raise ConfigError(
             f"refusing to listen on {settings.address} without authentication; configure "
-            "users (--users-file or --basic-auth), listen on 127.0.0.1, or pass "
+            "users (--users-file, --basic-auth or --oauth2-provider), listen on 127.0.0.1, or pass "
             "--insecure-no-auth explicitly"
         )
     return settings
