@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from . import csv_guard
 from . import series_frames as frames
 from .series_spec import SeriesSpec
 from .store import series_queries as queries
@@ -83,11 +84,13 @@ def build_heatmap(engine: Engine, spec: SeriesSpec, ratio: bool, tz: ZoneInfo,
 
 def series_csv(series: Series) -> str:
     """The numbers behind a chart: one row per bucket, its start in UTC and epoch seconds,
-    then one column per series."""
+    then one column per series. Series are named by task, worker or queue names, which
+    anyone can choose: the header is formula-guarded, and CRLF rows (RFC 4180) make the
+    writer quote a name holding a carriage return, which would otherwise start a row."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["bucket_start_utc", "bucket_start_epoch", "bucket_seconds",
-                     *series.frame.columns])
+                     *(csv_guard.guard(str(name)) for name in series.frame.columns)])
     for moment, row in series.frame.iterrows():
         stamp = datetime.fromtimestamp(moment, timezone.utc).isoformat().replace("+00:00", "Z")
         writer.writerow([stamp, f"{moment:.0f}", series.bucket,

@@ -11,10 +11,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Float, and_, func, or_, select, true
+from sqlalchemy import Float, String, and_, case, func, literal_column, or_, select, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement, Select
 
+from .. import csv_guard
 from ..task_filters import TaskFilter
 from .schema import LIFECYCLE_STEPS, tasks
 
@@ -97,6 +98,8 @@ def _iso_utc(engine: Engine, column: ColumnElement[Any]) -> ColumnElement[str]:
 EXPORT_TEXT = ("uuid", "name", "state", "worker", "queue", "routing_key", "args", "kwargs",
                "result", "exception", "traceback", "retries", "eta", "expires", "parent_id",
                "root_id", "runtime")
+# Fields stored as text: any of them may come from a client or worker (formula-guarded).
+GUARDED = frozenset(name for name in EXPORT_TEXT if isinstance(tasks.c[name].type, String))
 
 
 def export_header() -> list[str]:
@@ -107,8 +110,22 @@ def export_header() -> list[str]:
     return header
 
 
-def _export_columns(engine: Engine) -> list[ColumnElement[Any]]:
-    columns: list[ColumnElement[Any]] = [tasks.c[name] for name in EXPORT_TEXT]
+def _sqlite_guarded(column: ColumnElement[str]) -> ColumnElement[str]:
+    """csv_guard.guard as an SQLite expression, so the database alone writes safe records.
+
+    Every trigger sorts before 'A', so most text (names, hex ids, words) is settled by one
+    comparison; the rest has its first code point looked up (unicode(): cheaper than a
+    substring). The constants are written inline, not bound: measurably faster per cell."""
+    codes = [literal_column(str(ord(char))) for char in csv_guard.TRIGGERS]
+    starts = and_(column < literal_column("'A'"), func.unicode(column).in_(codes))
+    return case((starts, literal_column("''''").concat(column)), else_=column)
+
+
+def _export_columns(engine: Engine, guard_text: bool = False) -> list[ColumnElement[Any]]:
+    """The export's columns; with guard_text, its text fields go through the guard in SQL."""
+    columns: list[ColumnElement[Any]] = [
+        _sqlite_guarded(tasks.c[name]) if guard_text and name in GUARDED else tasks.c[name]
+        for name in EXPORT_TEXT]
     for step in LIFECYCLE_STEPS:
         columns += [_iso_utc(engine, tasks.c[step]), tasks.c[step]]
     return columns
@@ -125,24 +142,37 @@ def export_batches(engine: Engine, task_filter: TaskFilter, batch: int = 5000,
                    now: float | None = None) -> Iterator[tuple[int, str]]:
     """The filtered, sorted tasks as CSV: (rows, text) per batch, the header first (0 rows).
 
-    Constant memory whatever the size. On SQLite each record is formatted by the database
-    itself (printf's %w doubles the quotes), which is what lets an export pass 100,000
-    rows/s; elsewhere Python's csv module writes the same quoting.
+    Constant memory whatever the size. Text that a spreadsheet would run as a formula is
+    written with a leading quote (csv_guard).
     """
     yield 0, csv_line(export_header())
-    columns = _export_columns(engine)
-    where = where_clause(task_filter, now)
-    if engine.dialect.name == "sqlite":
-        record = ",".join(['"%w"'] * len(columns)) + "\r\n"
-        line = func.printf(record, *(func.coalesce(column, "") for column in columns))
-        yield from _sqlite_lines(engine, ordered(select(line).where(where), task_filter), batch)
-        return
+    records = sqlite_records if engine.dialect.name == "sqlite" else csv_records
+    yield from records(engine, task_filter, batch, now)
+
+
+def sqlite_records(engine: Engine, task_filter: TaskFilter, batch: int,
+                   now: float | None = None) -> Iterator[tuple[int, str]]:
+    """Records formatted by SQLite itself (printf's %w doubles the quotes, the guard is SQL
+    too), which is what lets an export pass 100,000 rows/s."""
+    columns = _export_columns(engine, guard_text=True)
+    record = ",".join(['"%w"'] * len(columns)) + "\r\n"
+    line = func.printf(record, *(func.coalesce(column, "") for column in columns))
+    query = ordered(select(line).where(where_clause(task_filter, now)), task_filter)
+    yield from _sqlite_lines(engine, query, batch)
+
+
+def csv_records(engine: Engine, task_filter: TaskFilter, batch: int,
+                now: float | None = None) -> Iterator[tuple[int, str]]:
+    """Records written by Python's csv module, for any database: the same quoting and guard
+    as sqlite_records (numbers arrive as numbers, so only text is guarded)."""
+    query = ordered(select(*_export_columns(engine)).where(where_clause(task_filter, now)),
+                    task_filter)
     with engine.connect() as connection:
         streaming = connection.execution_options(stream_results=True, yield_per=batch)
-        result = streaming.execute(ordered(select(*columns).where(where), task_filter))
-        for part in result.partitions(batch):
+        for part in streaming.execute(query).partitions(batch):
             buffer = io.StringIO()
-            csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(part)
+            csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(
+                [csv_guard.guard(value) for value in row] for row in part)
             yield len(part), buffer.getvalue()
 
 
