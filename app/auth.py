@@ -339,6 +339,9 @@ def install(app, settings: Settings, tokens: TokenStore) -> Gate:
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         REMEMBER_COOKIE_HTTPONLY=True,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        # The cookie is sent only when the session changes: a page's refresh call that was
+        # in flight while signing out must not write back the session it started with.
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
     manager = flask_login.LoginManager(server)
     manager.user_loader(gate.load_session_user)

@@ -125,6 +125,17 @@ def test_a_tampered_answer_is_refused(app, provider, tamper, change, error):
     assert session.get(f"{app.url}/api/workers", timeout=15).status_code == 401
 
 
+def test_signing_out_is_not_undone_by_a_request_in_flight(app):
+    """A page's refresh call that left with the old cookie must not send it back."""
+    session, _ = sign_in(app.url)
+    old_cookie = session.cookies.get("celery_scope_session")
+    session.post(f"{app.url}/auth/logout", headers={"Origin": app.url}, timeout=15)
+    late = requests.get(f"{app.url}/api/workers", cookies={"celery_scope_session": old_cookie},
+                        timeout=15)
+    assert late.status_code == 200 and "Set-Cookie" not in late.headers
+    assert session.get(f"{app.url}/api/workers", timeout=15).status_code == 401
+
+
 def test_a_callback_works_once(app):
     session, _ = sign_in(app.url)
     session.post(f"{app.url}/auth/logout", headers={"Origin": app.url}, timeout=15)
