@@ -37,3 +37,9 @@ def retry_once(self, value):
 def sleep(seconds):
     time.sleep(seconds)
     return seconds
+
+
+@app.task(name="cluster.<b>bold</b><img src=x onerror=alert('name')>")
+def markup_named(value):
+    """A task whose name holds markup: every page must show the name as text."""
+    return value
