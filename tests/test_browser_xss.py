@@ -226,8 +226,6 @@ def test_broker_page_shows_names_as_text(cluster, page, dialogs):
     assert_inert(page, dialogs)
 
 
-@pytest.mark.xfail(strict=True, reason="queue_chart.py hands queue names to Plotly unescaped: "
-                                       "<b> draws bold, <a href> would draw a link")
 def test_broker_chart_legend_shows_queue_names_as_text(cluster, page, dialogs):
     page.goto(f"{cluster.base}/broker")
     legend = page.locator(".js-plotly-plot .legendtext")

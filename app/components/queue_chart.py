@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..series_frames import local_times
+from .explore_charts import text
 
 _LAYOUT = {"margin": {"l": 50, "r": 30, "t": 30, "b": 30}, "height": 300,
            "template": "plotly_white", "legend": {"orientation": "h", "y": -0.25},
@@ -29,6 +30,6 @@ def queue_depth_figure(frame: pd.DataFrame, title: str, empty_text: str,
     for queue, samples in frame.groupby("queue", sort=True):
         # plain lists: no typed-array encoding in the page's JSON; None leaves a gap
         messages = [None if pd.isna(value) else int(value) for value in samples["messages"]]
-        figure.add_scatter(x=local_times(samples["timestamp"], tz), y=messages, name=str(queue),
+        figure.add_scatter(x=local_times(samples["timestamp"], tz), y=messages, name=text(queue),
                            mode="lines+markers", marker={"size": 4}, connectgaps=False)
     return figure
