@@ -11,7 +11,7 @@ from celery import Celery
 from .auth import GuardedControl, current_role, may
 from .collector.inspector import Inspector
 from .config import Settings
-from .control import READ_ONLY_MESSAGE, Control, ControlError, ReadOnly
+from .control import READ_ONLY_MESSAGE, BrokerUnavailable, Control, ReadOnly
 from .store.cache import SnapshotCache
 from .store.history import HistoryStore
 
@@ -61,7 +61,7 @@ class Services:
 
     def _celery(self) -> Celery:
         if self.celery_app is None:
-            raise ControlError("no broker connection yet: the collector is still starting")
+            raise BrokerUnavailable("no broker connection yet: the collector is still starting")
         return self.celery_app
 
     def close(self) -> None:

@@ -6,6 +6,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from app.api.openapi import PATHS
+from app.services import current
+from app.store.merge import new_worker_row
 
 from .api_routes import IGNORED_METHODS, api_routes, built_app, openapi_path
 
@@ -75,3 +77,14 @@ def test_every_post_documents_the_read_only_refusal_and_json_errors(served):
     for response in served["components"]["responses"].values():
         assert response["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/Error"}
+
+
+def test_control_before_the_broker_is_known_is_the_documented_503(server):
+    """While the collector starts there is no Celery app yet: a worker action is a 503
+    (as documented), not a 400 blaming the request."""
+    with server.app_context():
+        current().store.write([], [new_worker_row("early@test")])
+    response = server.test_client().post(f"{PREFIX}/api/worker/pool/grow/early@test")
+    assert response.status_code == 503, response.text
+    assert "still starting" in response.get_json()["error"]
+    assert "503" in PATHS["/api/worker/pool/grow/{workername}"]["post"]["responses"]
