@@ -27,6 +27,9 @@ _STATE = re.compile(r"^[A-Z][A-Z_]{0,31}$")
 _KNOWN = {"state", "name", "worker", "queue", "search", "runtime_min", "runtime_max",
           "time_field", "range", "since", "until", "sort"}
 MAX_SEARCH = 200  # characters
+# Epoch seconds of 0001-01-01 and 9999-12-31T23:59:59 UTC: the times a datetime can show.
+EARLIEST, LATEST = -62135596800.0, 253402300799.0
+MAX_DURATION = 1000 * 365.25 * 86400  # seconds: a range reaching further back is a typo
 
 
 class FilterError(ValueError):
@@ -91,25 +94,31 @@ def parse_duration(text: str) -> float:
     match = _DURATION.match(text.strip().lower())
     if not match:
         raise FilterError(f"range: {text!r} is not a duration such as 15m, 1h, 24h or 7d")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_DURATION:
+        raise FilterError(f"range: {text!r} reaches back more than 1000 years")
+    return seconds
 
 
 def parse_time(name: str, text: str, now: float | None = None) -> float:
-    """Epoch seconds, ISO-8601 (UTC unless it says otherwise), or for `since` a duration ago."""
+    """Epoch seconds, ISO-8601 (UTC unless it says otherwise), or for `since` a duration ago;
+    always a time a datetime can hold (NaN, infinities and year 10000 are refused)."""
     text = text.strip()
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        pass
-    if name == "since" and _DURATION.match(text.lower()):
-        return (now or time.time()) - parse_duration(text)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise FilterError(f"{name}: {text!r} is neither epoch seconds nor an ISO-8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+        if name == "since" and _DURATION.match(text.lower()):
+            return (now or time.time()) - parse_duration(text)
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise FilterError(f"{name}: {text!r} is neither epoch seconds nor an ISO-8601 time") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        value = moment.timestamp()
+    if not EARLIEST <= value <= LATEST:  # NaN compares false too
+        raise FilterError(f"{name}: {text!r} is not a time between the years 1 and 9999")
+    return value
 
 
 def list_values(params: Mapping[str, Any], key: str) -> list[str]:

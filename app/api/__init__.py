@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
+from werkzeug.routing import PathConverter
 
 from ..control import BrokerUnavailable, ControlError, ReadOnly, UnknownWorker
 from ..services import current
@@ -11,6 +12,18 @@ from ..store import task_queries
 from ..task_filters import FilterError, TaskFilter, parse_filter
 
 api = Blueprint("api", __name__)
+
+
+class AnyText(PathConverter):
+    """`<text:name>`: Werkzeug's `path` (slashes allowed) that takes line breaks too, so a
+    worker, task name or id holding one reaches its route, which judges it (404 "Unknown
+    task", a PENDING result...), instead of an HTML 404 from the router."""
+
+    regex = r"[^/][\s\S]*?"
+
+
+# Before the routes below are registered: their rules are compiled with this converter.
+api.record_once(lambda state: state.app.url_map.converters.setdefault("text", AnyText))
 
 
 def error(message: str, status: int) -> tuple[Response, int]:

@@ -212,7 +212,7 @@ def list_workers():
     return as_json(workers)
 
 
-@api.post("/api/worker/shutdown/<path:workername>")
+@api.post("/api/worker/shutdown/<text:workername>")
 def worker_shutdown(workername: str):
     services = current()
     _check_worker(services, workername)
@@ -220,7 +220,7 @@ def worker_shutdown(workername: str):
     return as_json({"message": "Shutting down!"})
 
 
-@api.post("/api/worker/pool/restart/<path:workername>")
+@api.post("/api/worker/pool/restart/<text:workername>")
 def worker_pool_restart(workername: str):
     services = current()
     _check_worker(services, workername)
@@ -230,7 +230,7 @@ def worker_pool_restart(workername: str):
                            f"Failed to restart the '{workername}' pool", control.timeout)
 
 
-@api.post("/api/worker/pool/grow/<path:workername>")
+@api.post("/api/worker/pool/grow/<text:workername>")
 def worker_pool_grow(workername: str):
     services = current()
     _check_worker(services, workername)
@@ -241,7 +241,7 @@ def worker_pool_grow(workername: str):
                            f"Failed to grow '{workername}' worker's pool", control.timeout)
 
 
-@api.post("/api/worker/pool/shrink/<path:workername>")
+@api.post("/api/worker/pool/shrink/<text:workername>")
 def worker_pool_shrink(workername: str):
     services = current()
     _check_worker(services, workername)
@@ -252,7 +252,7 @@ def worker_pool_shrink(workername: str):
                            f"Failed to shrink '{workername}' worker's pool", control.timeout)
 
 
-@api.post("/api/worker/pool/autoscale/<path:workername>")
+@api.post("/api/worker/pool/autoscale/<text:workername>")
 def worker_pool_autoscale(workername: str):
     services = current()
     _check_worker(services, workername)
@@ -264,7 +264,7 @@ def worker_pool_autoscale(workername: str):
                            f"Failed to autoscale '{workername}' worker", control.timeout)
 
 
-@api.post("/api/worker/queue/add-consumer/<path:workername>")
+@api.post("/api/worker/queue/add-consumer/<text:workername>")
 def worker_queue_add_consumer(workername: str):
     services = current()
     _check_worker(services, workername)
@@ -275,7 +275,7 @@ def worker_queue_add_consumer(workername: str):
                            control.timeout)
 
 
-@api.post("/api/worker/queue/cancel-consumer/<path:workername>")
+@api.post("/api/worker/queue/cancel-consumer/<text:workername>")
 def worker_queue_cancel_consumer(workername: str):
     services = current()
     _check_worker(services, workername)
@@ -288,7 +288,7 @@ def worker_queue_cancel_consumer(workername: str):
 
 # -- task control ------------------------------------------------------------------------
 
-@api.post("/api/task/revoke/<path:taskid>")
+@api.post("/api/task/revoke/<text:taskid>")
 def task_revoke(taskid: str):
     """Any id is accepted, as in Flower: a queued task may not have reached the history yet."""
     services = current()
@@ -303,7 +303,7 @@ def task_revoke(taskid: str):
     return as_json({"message": f"Revoked '{taskid}'"})
 
 
-@api.post("/api/task/timeout/<path:taskname>")
+@api.post("/api/task/timeout/<text:taskname>")
 def task_timeout(taskname: str):
     """Flower requires workername; without it the limits go to every worker."""
     services = current()
@@ -320,7 +320,7 @@ def task_timeout(taskname: str):
     return _control_answer(result, workername, None, "Failed to set timeouts", control.timeout)
 
 
-@api.post("/api/task/rate-limit/<path:taskname>")
+@api.post("/api/task/rate-limit/<text:taskname>")
 def task_rate_limit(taskname: str):
     services = current()
     _check_task_name(services, taskname)
@@ -376,18 +376,30 @@ def _moment(key: str, value: Any) -> datetime | float:
                    + (" or seconds" if key == "expires" else ""))
 
 
+def _finite(value: Any) -> float | None:
+    """A finite number from a JSON number or its text (Flower takes both), never from a
+    boolean (JSON's true is not 1 second)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _normalize_options(options: dict[str, Any]) -> dict[str, Any]:
     for key in ("eta", "expires"):
         if key in options and options[key] is not None:
             options[key] = _moment(key, options[key])
-    if options.get("countdown") is not None:
-        try:
-            options["countdown"] = float(options["countdown"])
-        except (TypeError, ValueError):
-            raise ApiError(f"Invalid option countdown={options['countdown']!r}") from None
-    if "priority" in options and not (isinstance(options["priority"], int)
-                                      and 0 <= options["priority"] <= 255):
-        raise ApiError(f"Invalid option priority={options['priority']!r}: a whole number 0-255")
+    countdown = options.get("countdown")
+    if countdown is not None:
+        options["countdown"] = _finite(countdown)
+        if options["countdown"] is None:
+            raise ApiError(f"Invalid option countdown={countdown!r}: a number of seconds")
+    priority = options.get("priority", 0)
+    if isinstance(priority, bool) or not (isinstance(priority, int) and 0 <= priority <= 255):
+        raise ApiError(f"Invalid option priority={priority!r}: a whole number 0-255")
     for key in ("queue", "routing_key", "exchange", "task_id"):
         if key in options and not isinstance(options[key], str):
             raise ApiError(f"Invalid option {key}={options[key]!r}: a string")
@@ -468,7 +480,7 @@ def _with_result(response: dict[str, Any], result) -> dict[str, Any]:
     return response
 
 
-@api.post("/api/task/apply/<path:taskname>")
+@api.post("/api/task/apply/<text:taskname>")
 def task_apply(taskname: str):
     """Send a task and wait for its result (`timeout` in the body bounds the wait, seconds)."""
     services = current()
@@ -499,7 +511,7 @@ def _sent(result) -> Response:
     return as_json(response)
 
 
-@api.post("/api/task/async-apply/<path:taskname>")
+@api.post("/api/task/async-apply/<text:taskname>")
 def task_async_apply(taskname: str):
     services = current()
     _check_task_name(services, taskname)
@@ -509,7 +521,7 @@ def task_async_apply(taskname: str):
                        services.settings.inspect_timeout))
 
 
-@api.post("/api/task/send-task/<path:taskname>")
+@api.post("/api/task/send-task/<text:taskname>")
 def task_send(taskname: str):
     """Send by name, no registry check (as Flower: the task's code need not be known here)."""
     services = current()
@@ -519,7 +531,7 @@ def task_send(taskname: str):
                        services.settings.inspect_timeout))
 
 
-@api.get("/api/task/result/<path:taskid>")
+@api.get("/api/task/result/<text:taskid>")
 def task_result(taskid: str):
     """The backend's state, and the result once ready; `timeout` waits up to that long.
     An id the backend never saw is PENDING, as in Celery and Flower."""
@@ -544,7 +556,7 @@ def task_result(taskid: str):
     return as_json(response)
 
 
-@api.post("/api/task/abort/<path:taskid>")
+@api.post("/api/task/abort/<text:taskid>")
 def task_abort(taskid: str):
     """Mark a task ABORTED in the result backend (an AbortableTask polls for it).
 
@@ -716,7 +728,7 @@ def list_task_types():
     return as_json({"task-types": task_types(current().store.engine)})
 
 
-@api.get("/api/task/info/<path:taskid>")
+@api.get("/api/task/info/<text:taskid>")
 def task_info(taskid: str):
     store = current().store
     row = store.task(taskid)

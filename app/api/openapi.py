@@ -33,8 +33,12 @@ def _nullable(kind: str, **more: Any) -> Schema:
 
 def _param(name: str, schema: Schema, description: str, where: str = "query",
            required: bool = False) -> Schema:
-    return {"name": name, "in": where, "required": required or where == "path",
-            "description": description, "schema": schema}
+    """An optional query parameter may be given empty: that counts as not given."""
+    parameter = {"name": name, "in": where, "required": required or where == "path",
+                 "description": description, "schema": schema}
+    if where == "query" and not required:
+        parameter["allowEmptyValue"] = True
+    return parameter
 
 
 def _path(name: str, description: str) -> Schema:
@@ -147,10 +151,10 @@ def _task_body(with_timeout: bool) -> Schema:
     properties: Schema = {
         "args": {"type": "array", "items": {}, "default": []},
         "kwargs": {"type": "object", "additionalProperties": True, "default": {}},
-        "countdown": {"type": "number", "description": "Seconds to wait before running."},
-        "eta": {"type": "string", "description": "'%Y-%m-%d %H:%M:%S.%f' (Flower's) or "
-                                                 "ISO-8601."},
-        "expires": {"oneOf": [{"type": "string"}, {"type": "number"}],
+        "countdown": _nullable("number", description="Seconds to wait before running."),
+        "eta": _nullable("string", description="'%Y-%m-%d %H:%M:%S.%f' (Flower's) or "
+                                               "ISO-8601."),
+        "expires": {"oneOf": [{"type": "string"}, {"type": "number"}], "nullable": True,
                     "description": "A time as `eta`, or seconds from now."},
         "priority": {"type": "integer", "minimum": 0, "maximum": 255},
         "queue": {"type": "string"},
