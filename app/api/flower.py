@@ -14,9 +14,26 @@ Differences on purpose (Flower's status codes are kept wherever Flower does not 
   optional on timeout and rate-limit (then every worker gets the limit);
 - `apply` honours a `timeout` in the body (then answers the state without a result);
   `abort` refuses (400) a task the history shows finished (abort would overwrite its stored
-  result) or whose class is registered here and not an AbortableTask.
+  result) or whose class is registered here and not an AbortableTask;
+- `/api/queues/length` counts messages *ready* (waiting for a worker) on every broker, the
+  number a backlog alarm wants: through the RabbitMQ management API (`--broker-api`) that is
+  `messages_ready`, where Flower copies the API's whole queue object, whose `messages` adds
+  the unacknowledged ones being worked on; each entry is just `{"name", "messages"}`. Without
+  `--broker-api`, RabbitMQ is asked by passive declare (Flower guesses the management URL
+  from the broker's host); Redis counts honour `global_keyprefix` and custom priority steps.
+  A failing management API falls back to the broker itself, and a broker that cannot be
+  reached is a 503, where Flower lists no queues;
+- numbers are bounded: pool grow/shrink/autoscale take at most 10,000 processes, `limit` and
+  `offset` at most 2^53, times must fall in the years 1-9999, and task options must have
+  their type (JSON `true` is not a priority or a countdown): each is a 400;
+- path parameters take any character, line breaks included (Flower's routes, like
+  Werkzeug's `path`, stop at one and answer 404 whatever the route);
+- read-only mode (`--read-only`) refuses every POST with 403 before anything is sent, and
+  the routes are described by an OpenAPI document at `/api/openapi.json`; Flower has
+  neither. `/api/tasks.csv` and `/api/series` are celery-scope's own.
 
-Guards run in a fixed order: unknown target (404) → malformed parameters (400) → act.
+Guards run in a fixed order: read-only (403) → unknown target (404) → malformed parameters
+(400) → act.
 Broker calls go through `Control` (or, for sending tasks with `apply_async` options, through
 the same kind of gate here) and answer 503 when the broker cannot be reached.
 """
