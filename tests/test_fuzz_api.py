@@ -71,7 +71,7 @@ CHECKS = [no_server_error_but_503, status_code_conformance, content_type_conform
 
 
 @schema.exclude(operation_id="api.worker_shutdown").parametrize()
-@settings(max_examples=15, deadline=None, derandomize=True, database=None,
+@settings(max_examples=10, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 def test_the_api_holds_to_its_document(case, scope):
     query = case.query or {}

@@ -88,3 +88,13 @@ def test_control_before_the_broker_is_known_is_the_documented_503(server):
     assert response.status_code == 503, response.text
     assert "still starting" in response.get_json()["error"]
     assert "503" in PATHS["/api/worker/pool/grow/{workername}"]["post"]["responses"]
+
+
+def test_with_users_configured_credentials_are_the_documented_401(tmp_path):
+    with built_app(tmp_path, basic_auth="admin:secret") as secured:
+        client = secured.test_client()
+        refused = client.get("/api/tasks")
+        assert refused.status_code == 401 and refused.get_json()["error"]
+        assert client.get("/api/tasks", auth=("admin", "secret")).status_code == 200
+    assert all("401" in operation["responses"] for operations in PATHS.values()
+               for operation in operations.values())

@@ -53,13 +53,15 @@ def _text(description: str, mimetype: str) -> Schema:
     return {"description": description, "content": {mimetype: {"schema": {"type": "string"}}}}
 
 
-_ERROR_NAMES = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 503: "Unavailable"}
+_ERROR_NAMES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+                503: "Unavailable"}
 
 
 def _responses(ok: Schema, *errors: int) -> Schema:
-    """200 and the listed error statuses, each `{"error": "..."}`."""
+    """200, 401 (once users are configured) and the listed error statuses, each
+    `{"error": "..."}`."""
     return {"200": ok, **{str(status): {"$ref": f"#/components/responses/{_ERROR_NAMES[status]}"}
-                          for status in errors}}
+                          for status in sorted({401, *errors})}}
 
 
 def _operation(endpoint: str, tag: str, summary: str, responses: Schema,
@@ -231,11 +233,24 @@ SCHEMAS: dict[str, Schema] = {
 
 RESPONSES: dict[str, Schema] = {
     "BadRequest": _json("A malformed parameter or body.", _ref("Error")),
-    "Forbidden": _json("Refused: celery-scope runs read-only (every POST), or the worker "
-                       "refused the command or did not answer in time.", _ref("Error")),
+    "Unauthorized": _json("No valid credentials, once users are configured (/metrics and "
+                          "/healthcheck stay open unless --auth-metrics).", _ref("Error")),
+    "Forbidden": _json("Refused: celery-scope runs read-only (every POST), the caller's role "
+                       "may not do this, a signed-in browser's request came from another "
+                       "site, or the worker refused the command or did not answer in time.",
+                       _ref("Error")),
     "NotFound": _json("An unknown worker, task or task name.", _ref("Error")),
     "Unavailable": _json("The broker or the result backend cannot be reached (or is not "
                          "configured), or the collector is still starting.", _ref("Error")),
+}
+
+SECURITY_SCHEMES: dict[str, Schema] = {
+    "basic": {"type": "http", "scheme": "basic",
+              "description": "A user of --users-file or --basic-auth."},
+    "token": {"type": "http", "scheme": "bearer",
+              "description": "An API token from `celery-scope token create`."},
+    "session": {"type": "apiKey", "in": "cookie", "name": "celery_scope_session",
+                "description": "A browser signed in on /login."},
 }
 
 # -- the paths -------------------------------------------------------------------------
@@ -379,7 +394,10 @@ def document(server_url: str) -> Schema:
         "tags": [{"name": name} for name in ("workers", "tasks", "queues", "export",
                                              "monitoring")],
         "paths": PATHS,
-        "components": {"schemas": SCHEMAS, "responses": RESPONSES},
+        # Open when no users are configured ({}); else any one of these.
+        "security": [{}, *({name: []} for name in SECURITY_SCHEMES)],
+        "components": {"schemas": SCHEMAS, "responses": RESPONSES,
+                       "securitySchemes": SECURITY_SCHEMES},
     }
 
 
