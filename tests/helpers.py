@@ -141,13 +141,18 @@ class Scope:
             self.process = subprocess.Popen(command, env={**environment, **self.env},
                                             cwd=TESTS_DIR, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
-        if "collect" in self.command:  # no web server: ready once the collector reports
-            wait_until(lambda: self.status().get("broker_connected"), timeout, "collector status")
-        else:
-            prefix = (self.extra[self.extra.index("--url-prefix") + 1].rstrip("/")
-                      if "--url-prefix" in self.extra else "")
-            wait_until(lambda: self.get(f"{prefix}/healthcheck") == "OK", timeout,
-                       "/healthcheck")
+        try:
+            if "collect" in self.command:  # no web server: ready once the collector reports
+                wait_until(lambda: self.status().get("broker_connected"), timeout,
+                           "collector status")
+            else:
+                prefix = (self.extra[self.extra.index("--url-prefix") + 1].rstrip("/")
+                          if "--url-prefix" in self.extra else "")
+                wait_until(lambda: self.get(f"{prefix}/healthcheck") == "OK", timeout,
+                           "/healthcheck")
+        except AssertionError:
+            self.stop()  # a dashboard that never came up is not left running
+            raise
         return self
 
     def get(self, path: str) -> str:

@@ -27,13 +27,6 @@ ZONE = "Asia/Kathmandu"  # UTC+05:45: a local time no server default would produ
 LOCAL_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
 
 
-class PrefixedScope(Scope):
-    """celery-scope under PREFIX: its health check lives under the prefix too."""
-
-    def get(self, path: str) -> str:
-        return super().get(PREFIX + path)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     directory = tmp_path_factory.mktemp("task-page")
@@ -41,7 +34,7 @@ def cluster(tmp_path_factory):
     worker = dashboard = client = store = None
     try:
         worker = start_worker(redis_server.url, WORKER, directory, concurrency=2)
-        dashboard = PrefixedScope(directory, redis_server.url, "--url-prefix", PREFIX,
+        dashboard = Scope(directory, redis_server.url, "--url-prefix", PREFIX,
                                   "--inspect-interval", "2").start()
         client = Celery("client", broker=redis_server.url, set_as_current=False)
         client.conf.task_send_sent_event = True
