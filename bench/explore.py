@@ -29,18 +29,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import psutil  # noqa: E402
-from task_history import DAY, WORKERS, generate  # noqa: E402
-from worker_page import callback_payload  # noqa: E402
+import psutil
+from task_history import DAY, WORKERS, generate
+from worker_page import callback_payload
 
-from app import create_app  # noqa: E402
-from app.components.explore_charts import series_figure  # noqa: E402
-from app.config import resolve  # noqa: E402
-from app.series import build_series  # noqa: E402
-from app.series_frames import zone  # noqa: E402
-from app.series_spec import METRICS, SeriesSpec  # noqa: E402
-from app.services import Services  # noqa: E402
-from app.store.history import HistoryStore  # noqa: E402
+from app import create_app
+from app.components.explore_charts import series_figure
+from app.config import resolve
+from app.series import build_series
+from app.series_frames import zone
+from app.series_spec import METRICS, SeriesSpec
+from app.services import Services
+from app.store.history import HistoryStore
 
 TARGETS = {"24 h": 0.300, "7 d": 1.5}
 SAMPLE_EVERY = 10.0
@@ -160,15 +160,13 @@ def browser_memory(path: str, end: float, refreshes: int) -> None:
 
         readings = [(0, heap_mb())]
         metrics = ["succeeded", "failed", "received", "runtime", "failure_ratio"]
-        info = page.locator("#explore-info")
         for number in range(1, refreshes + 1):
-            previous = info.inner_text()
             page.locator("#explore-metric").click()
             label = METRICS[metrics[number % len(metrics)]].label
             page.get_by_role("option", name=label, exact=True).click()
-            page.wait_for_function(
-                "(before) => document.querySelector('#explore-info').innerText !== before",
-                arg=previous, timeout=30000)
+            page.wait_for_function(  # the chart is redrawn when its title names the metric
+                "(label) => (document.querySelector('#explore-chart .gtitle') || {})"
+                ".textContent === label + ' by task name'", arg=label, timeout=30000)
             if number in (1, 10, 20, 30, 40, 50) or number == refreshes:
                 readings.append((number, heap_mb()))
         browser.close()
