@@ -167,10 +167,10 @@ class Scope:
         finally:
             cache.close()
 
-    def stop(self, signum: int = signal.SIGTERM) -> int | None:
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
         if self.process is None:
             return None
-        stop_process(self.process, signum=signum)
+        stop_process(self.process, timeout=timeout, signum=signum)
         code, self.process = self.process.returncode, None
         return code
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from celery import Celery
@@ -105,10 +106,11 @@ class DemoCluster:
             self._generator.join(5)
         for worker in self._workers:
             self._signal(worker, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS  # one grace period for all of them
         for worker in self._workers:
             try:
-                worker.wait(STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
+                worker.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:  # e.g. billiard stuck finalizing its pool
                 self._signal(worker, signal.SIGKILL)
                 worker.wait()
         for worker in self._workers:  # pool children that outlived their parent
