@@ -59,18 +59,20 @@ def scope(redis_server, worker, cluster_app, tmp_path_factory):
     instance = Scope(tmp_path_factory.mktemp("scope"), None, "--read-only",
                      command=(sys.executable, "-m", "celery", "-A", "cluster_tasks", "scope"),
                      env={"SCOPE_TEST_BROKER": redis_server.url}).start()
-    # events sent before the collector's subscription is confirmed are never seen
-    wait_until(lambda: instance.status().get("broker_connected"), 30, "the collector")
-    done = cluster_app.send_task("cluster.add", (1, 2))
-    store = HistoryStore(instance.store)
-    wait_until(lambda: any(row["hostname"] == WORKER for row in store.workers()), 30,
-               "the worker in the store")
-    wait_until(lambda: (store.task(done.id) or {}).get("state") == "SUCCESS", 30,
-               "the task in the store")
-    store.close()
-    instance.task_id = done.id
-    yield instance
-    instance.stop()
+    try:
+        # events sent before the collector's subscription is confirmed are never seen
+        wait_until(lambda: instance.status().get("broker_connected"), 30, "the collector")
+        done = cluster_app.send_task("cluster.add", (1, 2))
+        store = HistoryStore(instance.store)
+        wait_until(lambda: any(row["hostname"] == WORKER for row in store.workers()), 30,
+                   "the worker in the store")
+        wait_until(lambda: (store.task(done.id) or {}).get("state") == "SUCCESS", 30,
+                   "the task in the store")
+        store.close()
+        instance.task_id = done.id
+        yield instance
+    finally:  # stopped even when setting up failed
+        instance.stop()
 
 
 @pytest.fixture(scope="module")
