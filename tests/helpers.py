@@ -1,6 +1,8 @@
 """Real processes for tests: redis-server, celery workers, celery-scope; deadlines, not sleeps."""
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import socket
@@ -11,6 +13,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+import redis
 
 TESTS_DIR = Path(__file__).parent
 T = TypeVar("T")
@@ -249,3 +253,24 @@ class RabbitServer:
         self.process = None
         subprocess.run(["epmd", "-kill"], env=self.environment(), capture_output=True, timeout=10,
                        check=False)
+
+
+def broadcasts(redis_url: str, action) -> list[dict]:
+    """Run `action` while listening on the control fanout; return the decoded commands."""
+    client = redis.Redis.from_url(redis_url)
+    listener = client.pubsub()
+    listener.psubscribe("/0.celery.pidbox*")
+    listener.get_message(timeout=1)  # the subscription confirmation
+    seen = []
+    try:
+        action()
+    finally:
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            message = listener.get_message(timeout=0.1)
+            if message and message["type"] == "pmessage":
+                envelope = json.loads(message["data"])
+                seen.append(json.loads(base64.b64decode(envelope["body"])))
+        listener.close()
+        client.close()
+    return seen

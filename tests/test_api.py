@@ -8,7 +8,6 @@ One redis-server, one worker and two dashboards serve the whole module: `scope` 
 """
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import sys
@@ -26,7 +25,15 @@ from celery.events.state import Task as EventTask
 from app.store.history import HistoryStore
 from app.store.merge import new_task_row, new_worker_row
 
-from .helpers import RedisServer, Scope, free_port, start_worker, stop_process, wait_until
+from .helpers import (
+    RedisServer,
+    Scope,
+    broadcasts,
+    free_port,
+    start_worker,
+    stop_process,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -161,27 +168,6 @@ def error_of(response, status):
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"].startswith("application/json")
     return response.json()["error"]
-
-
-def broadcasts(redis_url: str, action) -> list[dict]:
-    """Run `action` while listening on the control fanout; return the decoded commands."""
-    client = redis.Redis.from_url(redis_url)
-    listener = client.pubsub()
-    listener.psubscribe("/0.celery.pidbox*")
-    listener.get_message(timeout=1)  # the subscription confirmation
-    seen = []
-    try:
-        action()
-    finally:
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
-            message = listener.get_message(timeout=0.1)
-            if message and message["type"] == "pmessage":
-                envelope = json.loads(message["data"])
-                seen.append(json.loads(base64.b64decode(envelope["body"])))
-        listener.close()
-        client.close()
-    return seen
 
 
 # -- workers -----------------------------------------------------------------------------

@@ -4,11 +4,8 @@ and nothing reaches the broker, reading goes on, and the pages refuse and grey o
 """
 from __future__ import annotations
 
-import base64
-import json
 import re
 import sys
-import time
 
 import pytest
 import redis
@@ -19,7 +16,7 @@ from playwright.sync_api import expect
 from app.store.history import HistoryStore
 
 from .api_routes import api_routes, built_app
-from .helpers import RedisServer, Scope, start_worker, stop_process, wait_until
+from .helpers import RedisServer, Scope, broadcasts, start_worker, stop_process, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -85,27 +82,6 @@ def routes(tmp_path_factory):
 def concrete(path: str, task_id: str) -> str:
     return (path.replace("{workername}", WORKER).replace("{taskname}", "cluster.add")
             .replace("{taskid}", task_id))
-
-
-def broadcasts(redis_url: str, action) -> list[dict]:
-    """Run `action` while listening on the control fanout; return the decoded commands."""
-    client = redis.Redis.from_url(redis_url)
-    listener = client.pubsub()
-    listener.psubscribe("/0.celery.pidbox*")
-    listener.get_message(timeout=1)  # the subscription confirmation
-    seen = []
-    try:
-        action()
-    finally:
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
-            message = listener.get_message(timeout=0.1)
-            if message and message["type"] == "pmessage":
-                envelope = json.loads(message["data"])
-                seen.append(json.loads(base64.b64decode(envelope["body"])))
-        listener.close()
-        client.close()
-    return seen
 
 
 def test_every_mutating_route_is_refused_and_nothing_reaches_the_broker(scope, routes,
