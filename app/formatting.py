@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import math
+from datetime import datetime, timezone
 from typing import Any
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -23,6 +25,8 @@ def human_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "–"
     seconds = float(seconds)
+    if not math.isfinite(seconds):
+        return f"{seconds} s"
     if seconds < 60:
         return f"{seconds:.3g} s" if seconds < 10 else f"{seconds:.0f} s"
     minutes, secs = divmod(int(seconds), 60)
@@ -46,3 +50,12 @@ def display_value(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True, default=str)
     return str(value)
+
+
+def utc_moment(epoch: float) -> datetime | None:
+    """The epoch as a UTC datetime; None for what no datetime holds (NaN, infinities, a
+    time outside years 1 to 9999), which a bad clock or a forged event can still store."""
+    try:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None

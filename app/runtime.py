@@ -1,8 +1,10 @@
 """Running celery-scope: collector + web server in one process, or the collector alone."""
 from __future__ import annotations
 
+import gc
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +13,7 @@ from celery import Celery
 
 from .config import Settings
 from .services import Services
+from .store.outage import short_store_error
 
 log = logging.getLogger("celery_scope")
 
@@ -22,17 +25,39 @@ class StartupError(RuntimeError):
 
 
 def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("waitress.queue", "celery"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("kombu").setLevel(logging.ERROR)
 
 
+def store_location(url: str) -> str:
+    """Where the history is kept, to tell the user: an SQLite store's file, or the URL
+    with its password hidden."""
+    from sqlalchemy.engine import make_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or "memory"
+    return parsed.render_as_string(hide_password=True)
+
+
+def say(message: str) -> None:
+    """What the terminal is told while celery-scope stops (beside the log)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def _stop_on_signals() -> None:
-    """Ctrl-C and SIGTERM both stop cleanly. SIGINT is set explicitly: a process started in
-    the background of a non-interactive shell inherits it ignored, and Ctrl-C would not
-    reach the demo's clean-up."""
+    """Ctrl-C and SIGTERM both stop cleanly, once: a second one while stopping is told to
+    wait rather than cut the stop short (the demo's workers would be left running). SIGINT
+    is set explicitly: a process started in the background of a non-interactive shell
+    inherits it ignored, and Ctrl-C would not reach the demo's clean-up."""
+    def patience(_signum, _frame):
+        say("Still stopping; a moment…")
+
     def handler(_signum, _frame):
+        signal.signal(signal.SIGTERM, patience)
+        signal.signal(signal.SIGINT, patience)
         raise KeyboardInterrupt
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, handler)
@@ -42,27 +67,48 @@ def _stop_on_signals() -> None:
 @contextmanager
 def running_collector(settings: Settings, services: Services,
                       celery_app: Celery | None) -> Iterator[None]:
-    """Start the demo cluster if no broker is set, then the collector; stop both on exit."""
-    from .collector.demo import DemoCluster
+    """Start the demo cluster if no broker is set, then the collector; stop both on exit.
+
+    The demo's workers stop first, while the collector still receives their last events;
+    what they could not finish is then recorded in the store as ended by the stop."""
+    from .collector.demo import DemoCluster, settle
     from .collector.service import Collector, make_celery_app
 
-    demo = None
-    if settings.demo:
-        demo = DemoCluster()
-        celery_app = demo.start()
-    elif celery_app is None:
-        celery_app = make_celery_app(settings.broker)
-    services.celery_app = celery_app
+    problems: list[str] = []
+    demo = DemoCluster(report=problems.append) if settings.demo else None
+    collector: Collector | None = None
     try:
+        if demo is not None:
+            celery_app = demo.start()
+        elif celery_app is None:
+            assert settings.broker  # not the demo: a broker is set
+            celery_app = make_celery_app(settings.broker)
+        services.celery_app = celery_app
         collector = Collector(celery_app, services.store, services.cache, settings)
+        if demo is not None:  # what the demo reports from now on goes to the banner too
+            for message in problems:
+                collector.status.demo_failed(message)
+            demo.report = collector.status.demo_failed
         collector.start()
-        try:
-            yield
-        finally:
-            collector.stop()
+        yield
     finally:
         if demo is not None:
-            demo.stop()
+            say("Stopping the demo workers…")
+            if collector is not None:  # nothing to ask workers that are stopping: an Inspector
+                # round would wait out its timeout on them while the stop waits for it
+                for part in (collector.poller, collector.queues):
+                    threading.Thread(target=part.stop, daemon=True).start()
+            demo.stop_workers()
+            demo.wait_for_events_read()
+        if collector is not None:
+            collector.stop()
+        if demo is not None:
+            try:
+                settle(services.store)
+            except Exception as exc:  # noqa: BLE001 — the demo's files are removed all the same
+                log.warning("demo: could not record how its tasks ended: %s",
+                            short_store_error(exc))
+            demo.remove_state_dir()
 
 
 def serve(settings: Settings, celery_app: Celery | None = None) -> None:
@@ -72,6 +118,7 @@ def serve(settings: Settings, celery_app: Celery | None = None) -> None:
     from . import create_app
 
     services = Services.open(settings)
+    log.info("history kept in %s", store_location(settings.store))
     app = create_app(settings, services)
     try:
         # X-Forwarded-* reach the app only when proxies are trusted (ProxyFix reads them)
@@ -86,24 +133,37 @@ def serve(settings: Settings, celery_app: Celery | None = None) -> None:
         with running_collector(settings, services, celery_app):
             url = f"http://{settings.address}:{settings.port}{settings.pathname_prefix}"
             log.info("celery-scope %s at %s", "demo cluster" if settings.demo else "dashboard", url)
-            server.run()
+            try:
+                server.run()
+            finally:
+                server.close()  # no request waits on a server that stopped answering
     except KeyboardInterrupt:
-        log.info("stopping")
+        pass
     finally:
-        server.close()
         services.close()
+    _stopped()
 
 
 def collect(settings: Settings, celery_app: Celery | None = None) -> None:
     """The `celery-scope collect` command: only the collector (scale-out shape)."""
     services = Services.open(settings)
+    log.info("history kept in %s", store_location(settings.store))
     stop = threading.Event()
     _stop_on_signals()
     try:
         with running_collector(settings, services, celery_app):
-            log.info("collecting events into %s", settings.store)
+            log.info("collecting events")
             stop.wait()
     except KeyboardInterrupt:
-        log.info("stopping")
+        pass
     finally:
         services.close()
+    _stopped()
+
+
+def _stopped() -> None:
+    """The process ends next. Its objects are frozen out of the garbage collector first: the
+    interpreter's last full collection over a Dash app's heap took 5 s on a loaded 2-core
+    machine, and the exit frees all of it anyway."""
+    say("Stopped.")
+    gc.freeze()

@@ -1,19 +1,24 @@
-"""What pages and API routes read: the settings, the history store and the snapshot cache,
-hung on the Flask app so that callbacks find them without importing the Dash app."""
+"""What pages and API routes read: the settings, the history store and the snapshot cache
+(and how this process's reads of the store fare), hung on the Flask app so that callbacks
+find them without importing the Dash app."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import flask
 from celery import Celery
 
-from .auth import GuardedControl, current_role, may
+from .auth.roles import GuardedControl, current_role, may
+from .broker.control import READ_ONLY_MESSAGE, Control, ReadOnly
+from .broker.gate import BrokerUnavailable
 from .collector.inspector import Inspector
 from .config import Settings
-from .control import READ_ONLY_MESSAGE, BrokerUnavailable, Control, ReadOnly
-from .store.cache import SnapshotCache
+from .store.cache import Cache
 from .store.history import HistoryStore
+from .store.outage import ReadHealth
+from .store.search_index import ensure_search_index
+from .store.shared_state import open_cache
 
 _EXTENSION = "celery_scope"
 
@@ -22,18 +27,21 @@ _EXTENSION = "celery_scope"
 class Services:
     settings: Settings
     store: HistoryStore
-    cache: SnapshotCache
+    cache: Cache  # a local diskcache, or the store itself when it is shared (open_cache)
     celery_app: Celery | None = None  # set once the broker (or the demo's) is known
+    reads: ReadHealth = field(default_factory=ReadHealth)
 
     @classmethod
     def open(cls, settings: Settings, celery_app: Celery | None = None) -> Services:
-        return cls(settings, HistoryStore(settings.store), SnapshotCache(settings.cache_dir),
-                   celery_app)
+        store = HistoryStore(settings.store)
+        if settings.search_index:
+            ensure_search_index(store.engine)  # built in the background on a big store
+        return cls(settings, store, open_cache(store.engine, settings.cache_dir), celery_app)
 
     def known_workers(self) -> list[str]:
         return [row["hostname"] for row in self.store.workers()]
 
-    def control(self) -> Control:
+    def control(self) -> GuardedControl:
         """Remote control over the watched cluster; raises ControlError before it is known,
         and ReadOnly in read-only mode (every page action comes through here)."""
         self.check_writable()

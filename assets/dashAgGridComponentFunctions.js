@@ -3,11 +3,19 @@
 var dagcomponentfuncs = (window.dashAgGridComponentFunctions =
   window.dashAgGridComponentFunctions || {});
 
+// A pinned row (a grid's Total) names no worker or task: its cells are plain text.
+function isPinned(props) {
+  return !!(props.node && props.node.rowPinned);
+}
+
 // A link to the page of the cell's value (a worker or a task), under the app's path prefix.
 function pageLink(section, className) {
   return function (props) {
     if (props.value == null) {
       return null;
+    }
+    if (isPinned(props)) {
+      return React.createElement("span", { className: "pinned-label" }, String(props.value));
     }
     var prefix = (props.prefix || "/").replace(/\/?$/, "/");
     return React.createElement(
@@ -23,6 +31,9 @@ dagcomponentfuncs.TaskLink = pageLink("tasks", "task-link");
 
 dagcomponentfuncs.StatusBadge = function (props) {
   var value = String(props.value || "");
+  if (isPinned(props)) {
+    return React.createElement("span", { className: "muted" }, value);
+  }
   return React.createElement("span", { className: "badge badge-" + value }, value);
 };
 

@@ -1,12 +1,10 @@
 // CSV export with progress: a link marked data-export-progress="<status element id>" is
-// fetched as a stream; the page counts the rows as they arrive and saves the file when it
-// is complete. Ctrl/Cmd-click or middle-click still downloads the plain way.
+// fetched as a stream; the page counts the file's records as they arrive and saves the file
+// when it is complete, so the count it reports is the file's own, whatever arrived in the
+// store meanwhile. Ctrl/Cmd-click or middle-click still downloads the plain way.
 (function () {
-  function expectedRows(link) {
-    var counter = document.getElementById(link.getAttribute("data-count-from"));
-    var digits = counter ? counter.textContent.replace(/[^0-9]/g, "") : "";
-    return digits ? Number(digits) : null;
-  }
+  var QUOTE = 34, NEWLINE = 10;
+  var INCOMPLETE = "# export incomplete";
 
   function filenameOf(response) {
     var header = response.headers.get("Content-Disposition") || "";
@@ -25,8 +23,29 @@
     setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
   }
 
+  // Records end at a newline outside quotes; a quote inside a value is doubled, which
+  // toggles twice, so one flag over the bytes tells where every record ends.
+  function recordCounter() {
+    var quoted = false, records = 0;
+    return {
+      feed: function (bytes) {
+        for (var i = 0; i < bytes.length; i++) {
+          if (bytes[i] === QUOTE) quoted = !quoted;
+          else if (bytes[i] === NEWLINE && !quoted) records++;
+        }
+      },
+      rows: function () { return Math.max(0, records - 1); }  // the header is no row
+    };
+  }
+
+  function tail(parts) {  // the file's last characters, across the last two chunks
+    var text = parts.slice(-2).map(function (part) {
+      return new TextDecoder().decode(part.slice(Math.max(0, part.length - 200)));
+    }).join("");
+    return text.slice(-200);
+  }
+
   async function exportWithProgress(link, status) {
-    var total = expectedRows(link);
     var response = await fetch(link.href, { credentials: "same-origin" });
     if (!response.ok) {
       var body = await response.json().catch(function () { return {}; });
@@ -35,23 +54,22 @@
     }
     var reader = response.body.getReader();
     var parts = [];
-    var lines = 0;
+    var counter = recordCounter();
     for (;;) {
       var chunk = await reader.read();
       if (chunk.done) break;
       parts.push(chunk.value);
-      for (var i = 0; i < chunk.value.length; i++) {
-        if (chunk.value[i] === 10) lines++;
-      }
-      // newlines inside quoted values make this an estimate, so it is capped at the total
-      var rows = Math.max(0, lines - 1);
-      if (total !== null) rows = Math.min(rows, total);
-      status.textContent = "Exporting… " + rows.toLocaleString() +
-        (total !== null ? " of " + total.toLocaleString() : "") + " rows";
+      counter.feed(chunk.value);
+      status.textContent = "Exporting… " + counter.rows().toLocaleString() + " rows";
+    }
+    var last = tail(parts), end = last.lastIndexOf(INCOMPLETE);
+    if (end >= 0) {
+      status.textContent = "Export failed: " + last.slice(end + 2).trim();
+      return;
     }
     save(parts, filenameOf(response));
-    status.textContent = "Exported " + (total !== null ? total : Math.max(0, lines - 1))
-      .toLocaleString() + " rows to " + filenameOf(response);
+    status.textContent = "Exported " + counter.rows().toLocaleString() + " rows to " +
+      filenameOf(response);
   }
 
   document.addEventListener("click", function (event) {

@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from task_history import NAMES, WORKERS, generate
 
-from app import create_app
-from app.config import resolve
-from app.services import Services
-from app.store.history import HistoryStore
+from celery_scope import create_app
+from celery_scope.config import resolve
+from celery_scope.services import Services
+from celery_scope.store.history import HistoryStore
 
 LIMIT = 100
 WARM_UP = 5  # requests per filter before timing
@@ -57,7 +57,8 @@ def prepare_store(source: str, tasks: int, directory: str) -> str:
     target = os.path.join(directory, "history.db")
     if task_count(source) == tasks:
         started = time.perf_counter()
-        reader, writer = sqlite3.connect(f"file:{source}?mode=ro", uri=True), sqlite3.connect(target)
+        reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        writer = sqlite3.connect(target)
         reader.backup(writer)
         reader.close()
         writer.close()

@@ -33,14 +33,14 @@ import psutil
 from task_history import DAY, WORKERS, generate
 from worker_page import callback_payload
 
-from app import create_app
-from app.components.explore_charts import series_figure
-from app.config import resolve
-from app.series import build_series
-from app.series_frames import zone
-from app.series_spec import METRICS, SeriesSpec
-from app.services import Services
-from app.store.history import HistoryStore
+from celery_scope import create_app
+from celery_scope.components.explore_charts import series_figure
+from celery_scope.config import resolve
+from celery_scope.series.build import build_series
+from celery_scope.series.frames import zone
+from celery_scope.series.spec import METRICS, SeriesSpec
+from celery_scope.services import Services
+from celery_scope.store.history import HistoryStore
 
 TARGETS = {"24 h": 0.300, "7 d": 1.5}
 SAMPLE_EVERY = 10.0

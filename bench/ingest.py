@@ -55,7 +55,7 @@ import redis
 from celery import Celery
 from celery.events import EventDispatcher
 
-from app.store.cache import SnapshotCache
+from celery_scope.store.cache import SnapshotCache
 
 if TYPE_CHECKING:
     from typing import Self  # Python 3.11+, and only needed by type checkers

@@ -56,10 +56,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ingest  # bench/ingest.py
 import task_history  # bench/task_history.py
 
-from app.store import task_queries
-from app.store.cache import SnapshotCache
-from app.store.history import HistoryStore, open_engine
-from app.task_filters import parse_filter
+from celery_scope.store.cache import SnapshotCache
+from celery_scope.store.history import HistoryStore, open_engine
+from celery_scope.tasks import queries as task_queries
+from celery_scope.tasks.filters import parse_filter
 
 if TYPE_CHECKING:
     from typing import Self

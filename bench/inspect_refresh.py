@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.collector.inspector import Inspector
-from app.collector.service import make_celery_app
-from app.store.cache import SnapshotCache
+from celery_scope.collector.inspector import Inspector
+from celery_scope.collector.service import make_celery_app
+from celery_scope.store.cache import SnapshotCache
 from tests.helpers import RedisServer, start_worker, stop_process, wait_until
 
 WORKERS = [f"bench{number}@refresh" for number in range(4)]

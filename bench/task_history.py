@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from app.store import task_queries
-from app.store.history import HistoryStore
-from app.store.merge import new_task_row
-from app.task_filters import parse_filter
+from celery_scope.store.history import HistoryStore
+from celery_scope.store.merge import new_task_row
+from celery_scope.tasks import queries as task_queries
+from celery_scope.tasks.filters import parse_filter
 
 DAY = 86400.0
 NAMES = [f"project.tasks.{verb}_{noun}" for verb in ("send", "build", "sync", "clean", "score")
@@ -80,9 +80,9 @@ def grid_requests(url: str, filters: dict, repeat: int) -> dict[str, float]:
     query, JSON), per filter: what a browser scrolling the grid waits for."""
     from worker_page import callback_payload
 
-    from app import create_app
-    from app.config import resolve
-    from app.services import Services
+    from celery_scope import create_app
+    from celery_scope.config import resolve
+    from celery_scope.services import Services
 
     directory = tempfile.mkdtemp(prefix="bench-grid-")
     settings = resolve({"broker": "redis://127.0.0.1:1/0", "store": url,

@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import create_app
-from app.config import resolve
-from app.services import Services
-from app.store.merge import new_worker_row
+from celery_scope import create_app
+from celery_scope.config import resolve
+from celery_scope.services import Services
+from celery_scope.store.merge import new_worker_row
 
 WORKER = "busy@bench"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import dash
 import flask
 
-from app import create_app
-from app.config import resolve
+from celery_scope import create_app
+from celery_scope.config import resolve
 
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

@@ -44,7 +44,8 @@ def workers(redis_server, tmp_path):
 
 @pytest.fixture
 def scope(tmp_path):
-    """Start `celery-scope` processes (each with its own port, store, cache); stopped at teardown."""
+    """Start `celery-scope` processes (each with its own port, store, cache); stopped at
+    teardown."""
     started = []
 
     def start(broker, *extra, directory=None, **options):
@@ -84,7 +85,8 @@ def page():
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         tab = context.new_page()
         tab.problems = []
-        tab.on("console", lambda message: message.type == "error" and tab.problems.append(message.text))
+        tab.on("console",
+               lambda message: message.type == "error" and tab.problems.append(message.text))
         tab.on("pageerror", lambda error: tab.problems.append(str(error)))
         yield tab
         browser.close()
@@ -100,3 +102,23 @@ def rabbitmq(tmp_path_factory):
         yield server.start()
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One private PostgreSQL server for the session; each test asks it for a database."""
+    from .helpers import POSTGRES_BIN, PostgresServer
+    if not (POSTGRES_BIN / "initdb").exists():
+        pytest.fail("Debian postgresql is not installed (tests/run installs it)")
+    server = PostgresServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A fresh, empty store URL on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'history.db'}"
+    server = request.getfixturevalue("postgres")
+    return server.create_database(f"t{abs(hash(request.node.nodeid)) % 10**12}")

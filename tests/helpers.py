@@ -4,10 +4,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -26,6 +29,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def envelope(body) -> bytes:
+    """An event message as the Redis transport publishes it: a kombu envelope holding
+    `body` (one event, or a list of them as workers send buffered groups) as base64 JSON."""
+    payload = base64.b64encode(json.dumps(body).encode()).decode()
+    return json.dumps({"body": payload, "content-type": "application/json",
+                       "content-encoding": "utf-8", "headers": {},
+                       "properties": {"body_encoding": "base64", "delivery_tag": "x"}}).encode()
+
+
+def message(*events) -> bytes:
+    """One message holding a group of events."""
+    return envelope(list(events))
+
+
+def task(kind: str, uuid: str, ts, **fields) -> dict:
+    """A task event from worker w@h."""
+    return {"type": kind, "uuid": uuid, "timestamp": ts, "hostname": "w@h", **fields}
+
+
+class GiveUp(AssertionError):
+    """Raised by a check that knows waiting longer cannot help (its process exited)."""
+
+
 def wait_until(check: Callable[[], T], timeout: float, what: str, every: float = 0.1) -> T:
     """Poll `check` until it returns something truthy; fail with `what` at the deadline."""
     deadline = time.monotonic() + timeout
@@ -33,13 +59,16 @@ def wait_until(check: Callable[[], T], timeout: float, what: str, every: float =
     while time.monotonic() < deadline:
         try:
             value = check()
+        except GiveUp:
+            raise
         except Exception as exc:  # noqa: BLE001 — not ready yet (connection refused, table missing...)
             last_error = exc
         else:
             if value:
                 return value
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last error: {last_error})")
+    raise AssertionError(
+        f"timed out after {timeout} s waiting for {what} (last error: {last_error})")
 
 
 def wait_for(fetch: Callable[[], T], accept: Callable[[T], bool], timeout: float, what: str) -> T:
@@ -76,6 +105,40 @@ def stop_process(process: subprocess.Popen, timeout: float = 15.0,
     if process.poll() is None:
         process.wait(5)
 
+
+
+class TaskStream:
+    """`rate` tasks a second from a thread until stopped: cluster.add, and cluster.fail as
+    every `fail_every`-th task when given; `expected` maps each id sent to its final state."""
+
+    def __init__(self, cluster_app, rate: float, prefix: str = "stream", fail_every: int = 0):
+        self.app, self.rate, self.prefix, self.fail_every = cluster_app, rate, prefix, fail_every
+        self.expected: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.expected)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1 / self.rate):
+            number = len(self.expected)
+            task_id = f"{self.prefix}-{number}"
+            if self.fail_every and number % self.fail_every == self.fail_every - 1:
+                self.app.send_task("cluster.fail", args=("on purpose",), task_id=task_id)
+                self.expected[task_id] = "FAILURE"
+            else:
+                self.app.send_task("cluster.add", args=(number, 1), task_id=task_id)
+                self.expected[task_id] = "SUCCESS"
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._thread.join()
 
 class RedisServer:
     def __init__(self, directory: Path, port: int | None = None):
@@ -121,13 +184,15 @@ class Scope:
     """A `celery-scope` process with its own port, store and cache."""
 
     def __init__(self, directory: Path, broker: str | None, *extra: str,
-                 env: dict[str, str] | None = None, command: tuple[str, ...] = ("celery-scope",)):
+                 env: dict[str, str] | None = None, command: tuple[str, ...] = ("celery-scope",),
+                 store: str | None = None, cwd: Path = TESTS_DIR):
         self.directory, self.command = directory, list(command)
         self.port = free_port()
-        self.store = f"sqlite:///{directory / 'history.db'}"
+        self.store = store or f"sqlite:///{directory / 'history.db'}"
         self.cache_dir = str(directory / "cache")
         self.broker, self.extra = broker, list(extra)
         self.env = env or {}
+        self.cwd = cwd
         self.process: subprocess.Popen | None = None
 
     @property
@@ -143,28 +208,35 @@ class Scope:
                        if not key.startswith("CELERY_SCOPE_")}
         with open(self.directory / "scope.log", "ab") as log:
             self.process = subprocess.Popen(command, env={**environment, **self.env},
-                                            cwd=TESTS_DIR, stdout=log, stderr=subprocess.STDOUT,
+                                            cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
         try:
             if "collect" in self.command:  # no web server: ready once the collector reports
-                wait_until(lambda: self.status().get("broker_connected"), timeout,
-                           "collector status")
+                wait_until(lambda: self._alive() and self.status().get("broker_connected"),
+                           timeout, "collector status")
             else:
                 prefix = (self.extra[self.extra.index("--url-prefix") + 1].rstrip("/")
                           if "--url-prefix" in self.extra else "")
-                wait_until(lambda: self.get(f"{prefix}/healthcheck") == "OK", timeout,
-                           "/healthcheck")
+                wait_until(lambda: self._alive() and self.get(f"{prefix}/healthcheck") == "OK",
+                           timeout, "/healthcheck")
         except AssertionError:
             self.stop()  # a dashboard that never came up is not left running
             raise
         return self
+
+    def _alive(self) -> bool:
+        """A process that exited at start is a failure now, with its log, not a timeout."""
+        if self.process.poll() is not None:
+            raise GiveUp(f"celery-scope exited with {self.process.returncode}:\n"
+                               + self.log()[-3000:])
+        return True
 
     def get(self, path: str) -> str:
         with urllib.request.urlopen(self.url + path, timeout=5) as response:
             return response.read().decode()
 
     def status(self) -> dict:
-        from app.store.cache import SnapshotCache
+        from celery_scope.store.cache import SnapshotCache
         cache = SnapshotCache(self.cache_dir)
         try:
             return cache.collector_status() or {}
@@ -274,3 +346,64 @@ def broadcasts(redis_url: str, action) -> list[dict]:
         listener.close()
         client.close()
     return seen
+
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")  # Debian's postgresql package
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """initdb refuses to run as root: run the server's tools as the postgres user then."""
+    if os.getuid() != 0:
+        return command
+    return ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(f"'{part}'" for part in command)]
+
+
+class PostgresServer:
+    """A private PostgreSQL server on a free loopback port, all its state in a folder of its
+    own (not under pytest's temp folders, which other users may not enter); `close` stops
+    it and removes the folder."""
+
+    USER = "scope"
+
+    def __init__(self, fast: bool = True):
+        self.directory = Path(tempfile.mkdtemp(prefix="celery-scope-pg-"))
+        self.data, self.sockets = self.directory / "data", self.directory / "sockets"
+        self.port = free_port()
+        self.fast = fast  # fsync off: tests only, never benchmarks
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.USER}@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *command: str, timeout: float = 60) -> None:
+        subprocess.run(_as_postgres([str(POSTGRES_BIN / command[0]), *command[1:]]), check=True,
+                       capture_output=True, timeout=timeout)
+
+    def start(self) -> PostgresServer:
+        if not self.data.exists():
+            for folder in (self.data, self.sockets):
+                folder.mkdir(parents=True)
+            if os.getuid() == 0:  # the server runs as the postgres user: it owns its folder
+                subprocess.run(["chown", "-R", "postgres", str(self.directory)], check=True)
+            self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", self.USER)
+        options = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1"
+        if self.fast:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-o", options,
+                  "-l", str(self.directory / "server.log"), "start")
+        return self
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)

@@ -79,7 +79,8 @@ class OidcProvider:
             code = secrets.token_urlsafe(16)
             self.codes[code] = {**args, "user": dict(self.user)}
             state = self.tamper.get("state", args.get("state", ""))
-            return flask.redirect(f"{args['redirect_uri']}?{urlencode({'code': code, 'state': state})}")
+            query = urlencode({"code": code, "state": state})
+            return flask.redirect(f"{args['redirect_uri']}?{query}")
 
         @app.post("/token")
         def token():

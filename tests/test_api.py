@@ -22,8 +22,8 @@ from celery import Celery
 from celery.contrib.abortable import AbortableAsyncResult
 from celery.events.state import Task as EventTask
 
-from app.store.history import HistoryStore
-from app.store.merge import new_task_row, new_worker_row
+from celery_scope.store.history import HistoryStore
+from celery_scope.store.merge import new_task_row, new_worker_row
 
 from .helpers import (
     RedisServer,
@@ -348,7 +348,9 @@ def test_unknown_task_info_is_404(api):
 def test_async_apply_then_result(api):
     sent = api.post("/api/task/async-apply/cluster.add", json={"args": [20, 22]})
     assert sent.status_code == 200, sent.text
-    assert list(sent.json()) == ["task-id", "state"] and sent.json()["state"] == "PENDING"
+    # the state is the result backend's when the answer is made: a quick worker may be done
+    assert list(sent.json()) == ["task-id", "state"]
+    assert sent.json()["state"] in ("PENDING", "RECEIVED", "STARTED", "SUCCESS")
     task_id = sent.json()["task-id"]
     done = api.get(f"/api/task/result/{task_id}", params={"timeout": 20}).json()
     assert done == {"task-id": task_id, "state": "SUCCESS", "result": 42}

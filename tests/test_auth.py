@@ -5,21 +5,8 @@ import sys
 import flask
 import pytest
 
-from app import insecure_banner
-from app.auth import (
-    OPEN_USER,
-    Forbidden,
-    GuardedControl,
-    LoginThrottle,
-    User,
-    _safe_next,
-    check_action,
-    login_message,
-    same_origin,
-    secret_key,
-)
-from app.config import ConfigError, resolve
-from app.credentials import (
+from celery_scope import insecure_banner
+from celery_scope.auth.credentials import (
     CredentialError,
     TokenStore,
     check_password,
@@ -28,7 +15,13 @@ from app.credentials import (
     parse_basic_auth,
     parse_users_file,
 )
-from app.store.history import HistoryStore
+from celery_scope.auth.gate import same_origin, secret_key
+from celery_scope.auth.roles import OPEN_USER, Forbidden, GuardedControl, User, check_action
+from celery_scope.auth.sign_in import login_message
+from celery_scope.auth.sign_in import safe_next as _safe_next
+from celery_scope.auth.throttle import LoginThrottle
+from celery_scope.config import ConfigError, resolve
+from celery_scope.store.history import HistoryStore
 
 
 def test_users_file_lines_and_their_errors():

@@ -14,10 +14,18 @@ import pytest
 from celery import Celery
 from playwright.sync_api import expect
 
-from app.store.cache import SnapshotCache
-from app.store.history import HistoryStore
+from celery_scope.store.cache import SnapshotCache
+from celery_scope.store.history import HistoryStore
 
-from .helpers import RedisServer, Scope, start_worker, stop_process, wait_for, wait_until
+from .helpers import (
+    RedisServer,
+    Scope,
+    broadcasts,
+    start_worker,
+    stop_process,
+    wait_for,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -40,7 +48,7 @@ def cluster(tmp_path_factory):
         client.conf.task_send_sent_event = True
         store = HistoryStore(dashboard.store)
         wait_until(lambda: store.workers(), 30, "the worker in the store")
-        yield SimpleNamespace(client=client, store=store, scope=dashboard,
+        yield SimpleNamespace(client=client, store=store, scope=dashboard, redis=redis_server,
                               base=dashboard.url + PREFIX)
     finally:
         for closable in (store, client):
@@ -60,20 +68,17 @@ def stored(cluster, task_id, *states, what=None):
                     what or f"{task_id} in {'/'.join(states)}")
 
 
-def click_and_confirm(page, button) -> str:
-    """Click a button whose confirmation opens during the click; accept it, return its text.
-
-    The dialog blocks the page inside the click, so it is answered from the event handler
-    (the sync API runs it while `click` waits), not after `click` returns."""
-    messages = []
-
-    def accept(dialog):
-        messages.append(dialog.message)
-        dialog.accept()
-    page.once("dialog", accept)
+def click_and_confirm(page, button, task_id: str) -> str:
+    """Click an action's button: the page's dialog opens naming the task; confirm it and
+    return the dialog's text."""
     button.click()
-    assert len(messages) == 1, "no confirmation dialog"
-    return messages[0]
+    dialog = page.locator("#task-confirm")
+    expect(dialog).to_be_visible(timeout=10000)
+    expect(dialog.locator(".modal-target")).to_have_text([task_id])
+    text = dialog.inner_text()
+    page.locator("#task-confirm-ok").click()
+    expect(dialog).to_be_hidden()
+    return text
 
 
 def test_failed_task_shows_exception_traceback_and_local_timeline(cluster, page):
@@ -87,7 +92,7 @@ def test_failed_task_shows_exception_traceback_and_local_timeline(cluster, page)
 
     tab.goto(f"{cluster.base}/tasks/{task.id}")
     expect(tab.locator("h1")).to_have_text(task.id, timeout=15000)
-    expect(tab.locator("#task-header .task-state")).to_have_text("FAILURE")
+    expect(tab.locator("#task-header .pill")).to_have_text("FAILURE")
     expect(tab.locator("#task-exception")).to_contain_text("failed on purpose: boom")
     traceback = tab.locator("#task-traceback")
     expect(traceback).to_contain_text("Traceback (most recent call last)")
@@ -138,18 +143,48 @@ def test_terminate_with_sigkill_revokes_a_running_task(cluster, page):
     stored(cluster, task.id, "STARTED")
 
     page.goto(f"{cluster.base}/tasks/{task.id}")
-    expect(page.locator("#task-header .task-state")).to_have_text("STARTED", timeout=15000)
+    expect(page.locator("#task-header .pill")).to_have_text("STARTED", timeout=15000)
     page.locator("#task-signal").click()
     page.get_by_role("option", name="SIGKILL").click()
-    message = click_and_confirm(page, page.get_by_role("button", name="Terminate"))
+    message = click_and_confirm(page, page.get_by_role("button", name="Terminate"), task.id)
     assert task.id in message and "SIGKILL" in message
-    expect(page.locator("#task-action-result.ok")).to_contain_text(f"{WORKER}: ok",
-                                                                   timeout=10000)
+    sentence = f"Sent SIGKILL to 1 task on {WORKER} and revoked it."
+    expect(page.locator("#task-action-result.ok")).to_have_text(sentence, timeout=10000)
+    expect(page.locator(".toasts .toast").last).to_have_text(sentence)
     # no reload: the page refreshes itself until the task is final
-    expect(page.locator("#task-header .task-state")).to_have_text("REVOKED", timeout=20000)
+    expect(page.locator("#task-header .pill")).to_have_text("REVOKED", timeout=20000)
     expect(page.locator(".timeline .step-name").last).to_have_text("Revoked")
     expect(page.get_by_role("button", name="Terminate")).to_be_disabled()
     assert cluster.store.task(task.id)["state"] == "REVOKED"
+    assert page.problems == []
+
+
+def test_revoke_asks_first_and_cancel_sends_nothing(cluster, page):
+    task = cluster.client.send_task("cluster.add", args=(7, 7), countdown=60)
+    stored(cluster, task.id, "RECEIVED")
+    page.goto(f"{cluster.base}/tasks/{task.id}")
+    revoke = page.get_by_role("button", name="Revoke")
+    expect(revoke).to_be_enabled(timeout=15000)
+
+    def cancel():
+        revoke.click()
+        dialog = page.locator("#task-confirm")
+        expect(dialog.locator(".modal-target")).to_have_text([task.id], timeout=10000)
+        page.locator("#task-confirm-cancel").click()
+        expect(dialog).to_be_hidden()
+        page.wait_for_timeout(1500)
+    sent = broadcasts(cluster.redis.url, cancel)
+    assert [command for command in sent if command["method"] == "revoke"] == []
+
+    sentence = f"Revoked 1 task on {WORKER}."
+
+    def confirm():
+        click_and_confirm(page, revoke, task.id)
+        expect(page.locator("#task-action-result.ok")).to_have_text(sentence, timeout=10000)
+    sent = broadcasts(cluster.redis.url, confirm)
+    assert [command["arguments"]["task_id"] for command in sent
+            if command["method"] == "revoke"] == [task.id]
+    expect(page.locator(".toasts .toast").last).to_have_text(sentence)
     assert page.problems == []
 
 
@@ -170,7 +205,7 @@ def test_apply_again_sends_a_new_task_and_links_it(cluster, page):
     page.goto(f"{cluster.base}/tasks/{task.id}")
     apply = page.get_by_role("button", name="Apply again")
     expect(apply).to_be_enabled(timeout=15000)
-    assert "cluster.add(2, 3)" in click_and_confirm(page, apply)
+    assert "cluster.add(2, 3)" in click_and_confirm(page, apply, task.id)
     result = page.locator("#task-action-result.ok")
     expect(result).to_contain_text("again as", timeout=10000)
     new_link = result.locator("a.task-link")
@@ -180,7 +215,7 @@ def test_apply_again_sends_a_new_task_and_links_it(cluster, page):
 
     new_link.click()
     expect(page.locator("h1")).to_have_text(new_id)
-    expect(page.locator("#task-header .task-state")).to_have_text("SUCCESS", timeout=15000)
+    expect(page.locator("#task-header .pill")).to_have_text("SUCCESS", timeout=15000)
     expect(page.locator("#task-args")).to_have_text("(2, 3)")
     expect(page.locator("#task-result")).to_have_text("5")
     assert page.problems == []
@@ -217,7 +252,7 @@ def test_not_seen_page_fills_in_when_the_task_arrives(cluster, page):
     expect(page.locator("#task-not-seen")).to_be_visible(timeout=15000)
     cluster.client.send_task("cluster.add", args=(4, 5), task_id=task_id)
     # no reload: the page keeps looking
-    expect(page.locator("#task-header .task-state")).to_have_text("SUCCESS", timeout=15000)
+    expect(page.locator("#task-header .pill")).to_have_text("SUCCESS", timeout=15000)
     expect(page.locator("#task-not-seen")).to_have_count(0)
     expect(page.locator("#task-result")).to_have_text("9")
     assert page.problems == []

@@ -18,7 +18,7 @@ import pytest
 from celery import Celery
 from playwright.sync_api import expect
 
-from app.store.history import HistoryStore
+from celery_scope.store.history import HistoryStore
 
 from .helpers import RedisServer, Scope, start_worker, stop_process, wait_until
 
@@ -60,7 +60,7 @@ def send_tasks(client):
 
 def worker_knows(scope, name) -> bool:
     """Whether the Inspector cache lists `name` among the worker's registered tasks."""
-    from app.store.cache import SnapshotCache
+    from celery_scope.store.cache import SnapshotCache
     cache = SnapshotCache(scope.cache_dir)
     try:
         snapshot = cache.worker_snapshot(WORKER).get("registered") or {}
@@ -134,7 +134,7 @@ def test_task_grid_shows_markup_as_text(cluster, page, dialogs):
 def open_task(page, cluster, task_id):
     page.goto(f"{cluster.base}/tasks/{quote(task_id, safe='')}")
     expect(page.locator("h1")).to_have_text(task_id, timeout=TIMEOUT)
-    expect(page.locator("#task-header .task-state")).not_to_have_text("UNKNOWN")
+    expect(page.locator("#task-header .pill")).not_to_have_text("UNKNOWN")
 
 
 def test_task_pages_show_markup_as_text(cluster, page, dialogs):
@@ -228,9 +228,10 @@ def test_broker_page_shows_names_as_text(cluster, page, dialogs):
 
 def test_broker_chart_legend_shows_queue_names_as_text(cluster, page, dialogs):
     page.goto(f"{cluster.base}/broker")
-    legend = page.locator(".js-plotly-plot .legendtext")
-    expect(legend.filter(has_text="celery")).to_have_count(1, timeout=TIMEOUT)
-    expect(legend.filter(has_text=QUEUE)).to_have_count(1, timeout=2000)
+    for chart in ("#broker-depth-chart", "#broker-latency-chart"):  # each names its queues
+        legend = page.locator(f"{chart} .js-plotly-plot .legendtext")
+        expect(legend.filter(has_text="celery")).to_have_count(1, timeout=TIMEOUT)
+        expect(legend.filter(has_text=QUEUE)).to_have_count(1, timeout=2000)
 
 
 def test_csv_of_the_tasks_is_spreadsheet_safe(cluster):

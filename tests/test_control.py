@@ -4,8 +4,9 @@ import time
 import pytest
 import redis
 
-from app.control import BrokerUnavailable, Control, ControlError, UnknownWorker
-from app.store.history import HistoryStore
+from celery_scope.broker.control import Control, UnknownWorker, flatten_replies
+from celery_scope.broker.gate import BrokerUnavailable, ControlError
+from celery_scope.store.history import HistoryStore
 
 from .helpers import free_port, wait_for, wait_until
 
@@ -139,7 +140,8 @@ def test_unknown_worker_is_refused_before_anything_is_sent(redis_server, control
             control.worker_pool_grow("nobody@test")
     assert pidbox_messages(redis_server.url, act) == []
     # and the listener does see a real broadcast, so the check above can fail
-    assert len(pidbox_messages(redis_server.url, lambda: control.worker_pool_grow("gone@test"))) == 1
+    sent = pidbox_messages(redis_server.url, lambda: control.worker_pool_grow("gone@test"))
+    assert len(sent) == 1
 
 
 def test_a_stopped_worker_times_out(redis_server, control):
@@ -151,7 +153,7 @@ def test_a_stopped_worker_times_out(redis_server, control):
 
 
 def test_broker_down_is_one_typed_error():
-    from app.collector.service import make_celery_app
+    from celery_scope.collector.service import make_celery_app
     dead = make_celery_app(f"redis://127.0.0.1:{free_port()}/0")
     control = Control(dead, known_workers=lambda: [WORKER], timeout=1.0)
     started = time.monotonic()
@@ -167,3 +169,28 @@ def test_bad_arguments_are_refused(control):
         control.worker_pool_shrink(WORKER, n="many")
     with pytest.raises(ControlError, match="queue is required"):
         control.worker_queue_add_consumer(WORKER, " ")
+
+
+@pytest.mark.parametrize("action, replies, arguments, sentence", [
+    pytest.param("pool_grow", [{WORKER: {"ok": "pool will grow"}}], {"n": 2},
+                 f"The pool of {WORKER} grows by 2 processes.",
+                 id="grow"),
+    pytest.param("revoke", [{WORKER: {"ok": "tasks {'t1'} flagged as revoked"}}],
+                 {"task_id": "t1", "terminate": False}, f"Revoked 1 task on {WORKER}.",
+                 id="revoke"),
+    pytest.param("revoke", [{WORKER: {"ok": "terminate: t1"}},
+                            {"b@x": {"ok": "terminate: tasks unknown"}}],
+                 {"task_id": "t1", "terminate": True, "signal": "SIGKILL"},
+                 f"Sent SIGKILL to 1 task on {WORKER} and revoked it.", id="terminate"),
+    pytest.param("pool_restart", [{WORKER: {"error": "ValueError('Pool restarts not enabled')"}}],
+                 {}, f"{WORKER} refused: Pool restarts are off on this worker: start it with "
+                     "worker_pool_restarts=True.", id="pool restarts off"),
+    pytest.param("rate_limit", [{WORKER: {"error": "unknown task"}}], {"task_name": "x"},
+                 f"{WORKER} refused: this worker has no such task registered.",
+                 id="unknown task"),
+    pytest.param("cancel_consumer", [], {"queue": "q"}, f"{WORKER} did not answer in time.",
+                 id="silent"),
+])
+def test_replies_read_as_sentences(action, replies, arguments, sentence):
+    result = flatten_replies(action, replies, [WORKER], arguments)
+    assert result.sentence() == sentence

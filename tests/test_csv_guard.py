@@ -6,13 +6,13 @@ import io
 import pandas as pd
 import pytest
 
-from app.csv_guard import TRIGGERS, guard
-from app.series import Series, build_series, series_csv
-from app.series_spec import SeriesSpec
-from app.store import task_queries
-from app.store.history import HistoryStore
-from app.store.merge import new_task_row
-from app.task_filters import parse_filter
+from celery_scope.series.build import Series, build_series, series_csv
+from celery_scope.series.spec import SeriesSpec
+from celery_scope.store.history import HistoryStore
+from celery_scope.store.merge import new_task_row
+from celery_scope.tasks import queries as task_queries
+from celery_scope.tasks.csv_guard import TRIGGERS, guard
+from celery_scope.tasks.filters import parse_filter
 
 NOW = 1_000_000.0
 TEXT_FIELDS = ("uuid", "name", "state", "worker", "queue", "routing_key", "args", "kwargs",

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from celery.utils.saferepr import saferepr
 
-from app.store import task_queries
-from app.store.history import HistoryStore
-from app.task_filters import parse_filter
+from celery_scope.store.history import HistoryStore
+from celery_scope.tasks import queries as task_queries
+from celery_scope.tasks.filters import parse_filter
 
 from .helpers import wait_until
 
@@ -34,9 +34,9 @@ def fetch(url):
         return response.headers, response.read().decode("utf-8")
 
 
-def test_tricky_values_round_trip(redis_server, workers, scope, cluster_app):
+def test_tricky_values_round_trip(redis_server, workers, scope, cluster_app, store_url):
     workers("tricky@test")
-    dashboard = scope(redis_server.url)
+    dashboard = scope(redis_server.url, store=store_url)
     store = HistoryStore(dashboard.store)
     ids = [cluster_app.send_task("cluster.echo", args=(value,)).id for value in TRICKY]
     wait_until(lambda: all((store.task(i) or {}).get("state") == "SUCCESS" for i in ids), 60,

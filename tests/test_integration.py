@@ -1,4 +1,5 @@
-"""End to end on real parts: redis-server, `celery worker -E` processes, the celery-scope process."""
+"""End to end on real parts: redis-server, `celery worker -E` processes, the celery-scope
+process."""
 import json
 import signal
 import sys
@@ -8,7 +9,7 @@ import pytest
 import redis
 from celery.events import EventDispatcher
 
-from app.store.history import HistoryStore
+from celery_scope.store.history import HistoryStore
 
 from .helpers import Scope, wait_for, wait_until
 
@@ -176,9 +177,9 @@ def test_sigkill_loses_at_most_the_last_second(redis_server, scope, cluster_app,
 
 
 def test_inspector_snapshots_every_method_for_every_worker(redis_server, workers, tmp_path):
-    from app.collector.inspector import METHODS, Inspector
-    from app.collector.service import make_celery_app
-    from app.store.cache import SnapshotCache
+    from celery_scope.collector.inspector import METHODS, Inspector
+    from celery_scope.collector.service import make_celery_app
+    from celery_scope.store.cache import SnapshotCache
 
     workers(*WORKERS)
     celery_app = make_celery_app(redis_server.url)
@@ -218,7 +219,7 @@ def test_inspector_snapshots_every_method_for_every_worker(redis_server, workers
 def test_inspector_on_demand_round_through_the_cache(redis_server, workers, scope):
     workers(WORKERS[0])
     dashboard = scope(redis_server.url, "--inspect-interval", "3600")
-    from app.store.cache import SnapshotCache
+    from celery_scope.store.cache import SnapshotCache
     cache = SnapshotCache(dashboard.cache_dir)
     try:
         wait_until(lambda: HistoryStore(dashboard.store).workers(), 30, "the worker's heartbeat")
@@ -275,9 +276,9 @@ def test_concurrent_inspector_rounds_do_not_deadlock(redis_server, workers, tmp_
     """The poller, a page's Refresh and the API may run rounds at once on one Celery app."""
     import threading
 
-    from app.collector.inspector import Inspector
-    from app.collector.service import make_celery_app
-    from app.store.cache import SnapshotCache
+    from celery_scope.collector.inspector import Inspector
+    from celery_scope.collector.service import make_celery_app
+    from celery_scope.store.cache import SnapshotCache
 
     workers(WORKERS[0])
     celery_app = make_celery_app(redis_server.url)

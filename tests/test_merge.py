@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from app.store.merge import (
+from celery_scope.store.merge import (
     apply_task_event,
     apply_worker_event,
     new_task_row,
@@ -68,7 +68,8 @@ def test_any_arrival_order_gives_the_in_order_row(run):
 def test_success_row_holds_every_field_and_step_time():
     row, counters = replay(SUCCESS_RUN)
     assert row["state"] == "SUCCESS" and row["timestamp"] == 4.5
-    assert (row["name"], row["args"], row["kwargs"], row["result"]) == ("proj.add", "(1, 2)", "{}", "3")
+    assert (row["name"], row["args"], row["kwargs"], row["result"]) == (
+        "proj.add", "(1, 2)", "{}", "3")
     assert (row["sent"], row["received"], row["started"], row["succeeded"]) == (1.0, 2.0, 3.0, 4.5)
     assert row["worker"] == "w1@host" and row["client"] == "client@host"
     assert row["queue"] == "celery" and row["runtime"] == 1.5

@@ -7,7 +7,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from .helpers import RedisServer, Scope
+from .helpers import RedisServer, Scope, wait_until
 from .oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
 
 pytestmark = pytest.mark.integration
@@ -126,13 +126,14 @@ def test_a_tampered_answer_is_refused(app, provider, tamper, change, error):
 
 
 def test_signing_out_is_not_undone_by_a_request_in_flight(app):
-    """A page's refresh call that left with the old cookie must not send it back."""
+    """A page's refresh call that left with the old cookie is refused (its session ended on
+    the server) and must not send the cookie back."""
     session, _ = sign_in(app.url)
     old_cookie = session.cookies.get("celery_scope_session")
     session.post(f"{app.url}/auth/logout", headers={"Origin": app.url}, timeout=15)
     late = requests.get(f"{app.url}/api/workers", cookies={"celery_scope_session": old_cookie},
                         timeout=15)
-    assert late.status_code == 200 and "Set-Cookie" not in late.headers
+    assert late.status_code == 401 and "Set-Cookie" not in late.headers
     assert session.get(f"{app.url}/api/workers", timeout=15).status_code == 401
 
 
@@ -156,14 +157,20 @@ def test_who_is_not_let_in(app, provider, user, error):
 
 
 def test_a_session_holds_in_another_process(started, provider):
-    """Two processes sharing the session key (as gunicorn workers do) accept one sign-in."""
+    """Two processes sharing the session key and the store (as web replicas do) accept one
+    sign-in, and signing out of one ends it in the other within a second or so."""
     first = started("first", "--secret-key", "shared-test-key")
-    second = started("second", "--secret-key", "shared-test-key")
+    second = started("second", "--secret-key", "shared-test-key", "--store", first.store)
     provider.user = dict(OTTO)
     session, _ = sign_in(first.url)
     answer = session.post(f"{second.url}/api/worker/pool/grow/nobody",
                           headers={"Origin": second.url}, timeout=15)
     assert answer.status_code == 404  # through the gate as an operator: the worker is unknown
+    copied = {"celery_scope_session": session.cookies["celery_scope_session"]}
+    session.post(f"{first.url}/auth/logout", headers={"Origin": first.url}, timeout=15)
+    wait_until(lambda: requests.get(f"{second.url}/api/workers", cookies=copied,
+                                    timeout=15).status_code == 401, 3,
+               "the other process to refuse the signed-out session")
 
 
 def test_redirect_uri_behind_a_prefix_and_a_proxy(prefixed, provider):

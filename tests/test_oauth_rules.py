@@ -1,8 +1,8 @@
 """The OAuth allow-list (Flower's --auth semantics), the role mapping and their settings."""
 import pytest
 
-from app.config import ConfigError, resolve
-from app.email_rules import AllowList, RoleMap
+from celery_scope.auth.email_rules import AllowList, RoleMap
+from celery_scope.config import ConfigError, resolve
 
 
 @pytest.mark.parametrize("rule, email, allowed", [
@@ -75,7 +75,7 @@ def test_oauth_counts_as_authentication_beyond_loopback():
 
 
 def test_provider_presets():
-    from app.oauth import provider_options
+    from celery_scope.auth.oauth import provider_options
     gitlab = resolve({**OIDC, "oauth2_provider": "gitlab"}, environ={})
     assert provider_options(gitlab)["server_metadata_url"] == (
         "https://gitlab.com/.well-known/openid-configuration")

@@ -9,9 +9,14 @@ import pytest
 import redis
 from celery import Celery
 
-from app.collector.demo_tasks import make_demo_app
-from app.control import BrokerUnavailable
-from app.queue_lengths import management_request, queue_lengths, ready_counts
+from celery_scope.broker.gate import BrokerUnavailable
+from celery_scope.broker.queue_lengths import (
+    management_request,
+    queue_heads,
+    queue_lengths,
+    ready_counts,
+)
+from celery_scope.collector.demo_tasks import make_demo_app
 
 from .helpers import free_port
 
@@ -55,6 +60,18 @@ def test_filesystem_demo_broker_counts_message_files(tmp_path):
     app.close()
 
 
+def test_filesystem_demo_broker_shows_each_queues_first_message_file(tmp_path):
+    app = make_demo_app(tmp_path)
+    first = app.send_task("nobody.runs.this", queue="parked")
+    app.send_task("nobody.runs.this", queue="parked")
+    heads = queue_heads(app, ["parked", "none"], timeout=2)
+    assert heads == {
+        "parked": [{"priority": None, "messages": 2, "task_id": first.id, "timestamp": None}],
+        "none": [{"priority": None, "messages": 0, "task_id": None, "timestamp": None}]}
+    assert queue_lengths(app, ["parked"], timeout=2) == [{"name": "parked", "messages": 2}]
+    app.close()
+
+
 def test_unreachable_broker_raises_one_typed_error():
     app = redis_app(f"redis://127.0.0.1:{free_port()}/0")
     with pytest.raises(BrokerUnavailable, match="broker unreachable"):
@@ -66,14 +83,16 @@ def test_unreachable_broker_raises_one_typed_error():
 
 def test_management_request_takes_flowers_broker_api_form():
     request = management_request("http://admin:s%3Acret@rabbit:15672/api/", "/", None)
-    assert request.full_url == "http://rabbit:15672/api/queues/%2F?columns=name,messages_ready"
+    assert request.full_url == ("http://rabbit:15672/api/queues/%2F"
+                                "?columns=name,messages_ready,head_message_timestamp")
     assert request.get_header("Authorization") == "Basic " + base64.b64encode(
         b"admin:s:cret").decode()
 
 
 def test_management_request_falls_back_to_the_brokers_credentials():
     request = management_request("https://rabbit/admin/api", "prod/eu", ("guest", "pw"))
-    assert request.full_url == "https://rabbit/admin/api/queues/prod%2Feu?columns=name,messages_ready"
+    assert request.full_url == ("https://rabbit/admin/api/queues/prod%2Feu"
+                                "?columns=name,messages_ready,head_message_timestamp")
     assert request.get_header("Authorization") == "Basic " + base64.b64encode(b"guest:pw").decode()
 
 
@@ -136,7 +155,8 @@ def test_management_counts_are_used_and_the_broker_asked_for_the_rest(redis_serv
         lengths = queue_lengths(app, ["listed", "unlisted"], timeout=2, broker_api=api.url)
     assert lengths == [{"name": "listed", "messages": 42}, {"name": "unlisted", "messages": 2}]
     # the broker URL's virtual host (Redis: the database number); no credentials to send
-    assert api.requests == [("/api/queues/0?columns=name,messages_ready", None)]
+    assert api.requests == [
+        ("/api/queues/0?columns=name,messages_ready,head_message_timestamp", None)]
     app.close()
 
 

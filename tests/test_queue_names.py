@@ -3,7 +3,12 @@ import pytest
 from celery import Celery
 from kombu import Queue
 
-from app.queue_names import configured_queues, consumers_by_queue, queues_in_use, routed_queues
+from celery_scope.queues.names import (
+    configured_queues,
+    consumers_by_queue,
+    queues_in_use,
+    routed_queues,
+)
 
 
 def conf(**settings):

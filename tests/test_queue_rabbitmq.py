@@ -11,8 +11,8 @@ import pytest
 import requests
 from celery import Celery
 
-from app.queue_lengths import management_request, queue_lengths, ready_counts
-from app.store.history import HistoryStore
+from celery_scope.broker.queue_lengths import management_request, queue_lengths, ready_counts
+from celery_scope.store.history import HistoryStore
 
 from .helpers import TESTS_DIR, Scope, stop_process, wait_for, wait_until
 
@@ -96,7 +96,9 @@ def test_celery_scope_samples_queues_and_grows_a_pool_over_rabbitmq(rabbitmq, wo
                            "the worker inspected over RabbitMQ")
         assert len(workers[WORKER]["stats"]["pool"]["processes"]) == 1
         answer = requests.get(dashboard.url + "/api/queues/length", timeout=10).json()
-        assert answer == {"active_queues": [{"name": "work", "messages": 0}]}
+        # the consumed queue, and the client app's default one that /broker lists too
+        assert answer == {"active_queues": [{"name": "celery", "messages": 0},
+                                            {"name": "work", "messages": 0}]}
 
         grown = requests.post(f"{dashboard.url}/api/worker/pool/grow/{WORKER}", timeout=10)
         assert grown.json() == {"message": f"Growing '{WORKER}' worker's pool by 1"}

@@ -5,9 +5,9 @@ import logging
 import pytest
 from celery import Celery
 
-from app.collector.queue_sampler import QueueSampler
-from app.store.cache import SnapshotCache
-from app.store.history import HistoryStore
+from celery_scope.collector.queue_sampler import QueueSampler
+from celery_scope.store.cache import SnapshotCache
+from celery_scope.store.history import HistoryStore
 
 from .helpers import RedisServer, free_port, wait_until
 
@@ -61,7 +61,7 @@ def test_the_thread_keeps_sampling_through_a_broker_outage(tmp_path, store, cach
     try:
         wait_until(lambda: any(row["messages"] == 1 for row in store.queue_samples(["reports"], 0)),
                    10, "a sample of the reports queue")
-        with caplog.at_level(logging.WARNING, logger="app.collector.queue_sampler"):
+        with caplog.at_level(logging.WARNING, logger="celery_scope.collector.queue_sampler"):
             server.stop()
             wait_until(lambda: sampler.failures >= 2, 20, "failed rounds")
         unknown = [row for row in store.queue_samples(None, 0) if row["messages"] is None]

@@ -1,19 +1,21 @@
-"""Queue depth samples in the history store: writing, reading raw and per bucket, pruning."""
+"""Queue samples (depth and latency) in the history store, on each backend: writing, reading
+raw and per bucket, pruning."""
 import pytest
 from sqlalchemy import inspect
 
-from app.store.history import HistoryStore
+from celery_scope.store.history import HistoryStore
 
 
 @pytest.fixture
-def store(tmp_path):
-    instance = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")
+def store(store_url):
+    instance = HistoryStore(store_url)
     yield instance
     instance.close()
 
 
-def sample(queue, timestamp, messages):
-    return {"queue": queue, "timestamp": timestamp, "messages": messages}
+def sample(queue, timestamp, messages, latency=None):
+    return {"queue": queue, "timestamp": timestamp, "messages": messages,
+            "latency_seconds": latency}
 
 
 SAMPLES = [sample("a", 100.0, 1), sample("a", 110.0, 5), sample("a", 120.0, None),
@@ -50,6 +52,13 @@ def test_bucketed_samples_take_each_buckets_peak(store, since, expected):
     assert store.queue_samples(None, since, bucket_seconds=20) == expected
 
 
+def test_bucketed_samples_take_each_buckets_longest_wait(store):
+    store.write_queue_samples([sample("a", 100.0, 3, 4.5), sample("a", 105.0, 3, 9.25),
+                               sample("a", 125.0, 0, None)])
+    assert store.queue_samples(["a"], 0.0, bucket_seconds=20) == [
+        sample("a", 100.0, 3, 9.25), sample("a", 120.0, 0, None)]
+
+
 def test_a_bucket_with_only_unknown_depths_stays_unknown(store):
     store.write_queue_samples([sample("a", 100.0, None), sample("a", 105.0, None)])
     assert store.queue_samples(["a"], 0.0, bucket_seconds=60) == [sample("a", 60.0, None)]
@@ -57,7 +66,9 @@ def test_a_bucket_with_only_unknown_depths_stays_unknown(store):
 
 def test_latest_sample_of_each_queue(store):
     store.write_queue_samples(SAMPLES)
-    assert store.latest_queue_samples(60.0) == [sample("a", 130.0, 2), sample("b", 125.0, 9)]
+    unknown_latency = {"latency_seconds": None, "latency_source": None, "priorities": None}
+    assert store.latest_queue_samples(60.0) == [{**sample("a", 130.0, 2), **unknown_latency},
+                                                {**sample("b", 125.0, 9), **unknown_latency}]
 
 
 def test_prune_drops_old_queue_samples_with_the_old_tasks(store):

@@ -1,18 +1,18 @@
 """Retention on a real SQLite store: age and count limits, applied in small batches."""
 import pytest
 
-from app.collector import retention as retention_module
-from app.collector.retention import Retention
-from app.store.history import HistoryStore
-from app.store.merge import new_task_row
+from celery_scope.collector import retention as retention_module
+from celery_scope.collector.retention import Retention
+from celery_scope.store.history import HistoryStore
+from celery_scope.store.merge import new_task_row
 
 NOW = 10_000_000.0
 DAY = 86400.0
 
 
 @pytest.fixture
-def store(tmp_path):
-    instance = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
+def store(store_url):
+    instance = HistoryStore(store_url)
     rows = []
     for number in range(100):  # one task every 0.4 days, newest first: 0 .. 39.6 days old
         row = new_task_row(f"t{number:03d}")

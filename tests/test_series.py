@@ -7,11 +7,29 @@ from urllib.parse import parse_qs
 import numpy as np
 import pytest
 
-from app.series import build_heatmap, build_series, point_link, series_csv
-from app.series_frames import OTHER, epoch_from_local, fold_labels, local_times, percentiles, zone
-from app.series_spec import FilterError, SeriesSpec, auto_bucket, parse_spec
-from app.store.history import HistoryStore
-from app.store.merge import new_task_row
+from celery_scope.series.build import build_heatmap, build_series, point_link, series_csv
+from celery_scope.series.frames import (
+    OTHER,
+    epoch_from_local,
+    fold_labels,
+    local_times,
+    percentiles,
+    zone,
+)
+from celery_scope.series.spec import FilterError, SeriesSpec, auto_bucket, parse_spec
+from celery_scope.series.view import (
+    chart_title,
+    controls_to_params,
+    due,
+    first_received,
+    fitting_window,
+    local_text,
+    typed_time,
+    window_controls,
+)
+from celery_scope.store.history import HistoryStore
+from celery_scope.store.merge import new_task_row
+from celery_scope.tasks.filters import parse_time
 
 T0 = 1_799_996_400.0  # a whole UTC hour
 END = T0 + 180  # three one-minute buckets: [T0, T0+60), [T0+60, T0+120), [T0+120, T0+180)
@@ -39,8 +57,9 @@ def task(number, name, received, state="SUCCESS", runtime=None, started=None, fi
 
 
 @pytest.fixture
-def store(tmp_path):
-    instance = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")
+def store(store_url):
+    """An empty store on each backend: every query here runs on SQLite and PostgreSQL."""
+    instance = HistoryStore(store_url)
     yield instance
     instance.close()
 
@@ -234,7 +253,9 @@ def test_a_point_links_to_the_grid_filtered_to_its_bucket_and_group():
     assert path == "tasks"
     assert params == {"time_field": "failed", "state": "FAILURE", "name": "a",
                       "worker": "w1@host", "since": repr(T0 + 60),
-                      "until": repr(T0 + 119.999)}
+                      "until": repr(math.nextafter(T0 + 120, 0))}
+    # a task received in the bucket's last millisecond is in the link's window too
+    assert T0 + 119.9995 <= float(params["until"]) < T0 + 120
     assert "worker" not in point_link(spec, OTHER, T0, 60)
     sampled = window(metric="worker_active", group="worker")
     assert point_link(sampled, "w1@host", T0, 60) == "workers/w1%40host"
@@ -263,3 +284,136 @@ def test_queue_depth_is_each_queues_peak_and_their_sum(store):
     by_queue = build_series(store.engine, window(metric="queue_depth", group="queue")).frame
     assert by_queue.loc[T0].to_dict() == {"celery": 7, "bulk": 2}
     assert point_link(window(metric="queue_depth"), "celery", T0, 60) == "broker"
+
+
+def test_queue_latency_is_each_queues_longest_wait_and_the_worst_of_them(store):
+    store.write_queue_samples([
+        {"queue": "celery", "timestamp": T0 + 5, "messages": 3, "latency_seconds": 4.0},
+        {"queue": "celery", "timestamp": T0 + 15, "messages": 3, "latency_seconds": 14.0},
+        {"queue": "bulk", "timestamp": T0 + 5, "messages": 2, "latency_seconds": 9.5},
+        {"queue": "bulk", "timestamp": T0 + 65, "messages": 0, "latency_seconds": None},
+    ])
+    worst = build_series(store.engine, window(metric="queue_latency")).frame["queue_latency"]
+    assert worst[T0] == 14.0  # the longest wait of any queue, not a sum of waits
+    assert math.isnan(worst[T0 + 60])  # an empty queue has no latency to chart
+    by_queue = build_series(store.engine, window(metric="queue_latency", group="queue")).frame
+    assert by_queue.loc[T0].to_dict() == {"celery": 14.0, "bulk": 9.5}
+    assert point_link(window(metric="queue_latency"), "bulk", T0, 60) == "broker"
+
+
+# -- the page's rules (series/view.py) -----------------------------------------------------
+
+MINUTE, HOUR = 60, 3600
+
+
+@pytest.mark.parametrize("span, expected", [
+    pytest.param(None, {"range": "15m"}, id="no task yet: the shortest range"),
+    pytest.param(3 * MINUTE, {"range": "", "since": str(int(T0 - 4 * MINUTE))},
+                 id="3 min: from the minute before the first task"),
+    pytest.param(10 * MINUTE, {"range": "15m"}, id="10 min fill 15 min"),
+    pytest.param(20 * MINUTE, {"range": "", "since": str(int(T0 - 21 * MINUTE))},
+                 id="20 min would fill a third of 1 h"),
+    pytest.param(40 * MINUTE, {"range": "1h"}, id="40 min fill 1 h"),
+    pytest.param(4 * HOUR, {"range": "6h"}, id="4 h fill 6 h"),
+    pytest.param(13 * HOUR, {"range": "24h"}, id="13 h fill 24 h"),
+    pytest.param(30 * 86400, {"range": "24h"}, id="a month: at most 24 h"),
+])
+def test_a_fresh_page_opens_on_a_window_that_fits_the_tasks(span, expected):
+    first = None if span is None else T0 - span
+    assert fitting_window(first, T0) == expected
+    start, end = parse_spec(expected, now=T0).window(T0)
+    if span is not None and span <= 86400:  # the tasks are in it and fill at least half
+        assert start <= first and (end - first) >= 0.5 * (end - start)
+
+
+def test_the_first_stored_task_is_read_from_the_store(store):
+    assert first_received(store.engine) is None
+    store.write([task(1, "a", T0 + 30), task(2, "a", T0 + 5)], [])
+    assert first_received(store.engine) == T0 + 5
+
+
+@pytest.mark.parametrize("changes, bucket, title", [
+    ({"metric": "runtime"}, 60, "Runtime p50, p95, p99, max (s)"),
+    ({"metric": "runtime", "group": "name", "stat": "p95"}, 60, "Runtime p95 (s) by task name"),
+    ({"metric": "wait", "group": "worker", "stat": "max"}, 60,
+     "Wait time, received to started max (s) by worker"),
+    ({"metric": "received"}, 10, "Tasks received per 10 s"),
+    ({"metric": "failed", "unit": "rate", "group": "queue"}, 60,
+     "Tasks failed per second by queue"),
+    ({"metric": "worker_load"}, 60, "Worker load average (1 min)"),
+])
+def test_the_chart_title_names_the_statistic_and_unit(changes, bucket, title):
+    assert chart_title(window(**changes), bucket) == title
+
+
+def test_times_are_typed_and_shown_in_the_browsers_zone():
+    kolkata = zone("Asia/Kolkata")  # UTC+05:30
+    assert local_text(T0, kolkata) == "2027-01-15 12:30:00"  # T0 is 07:00 UTC
+    assert local_text(T0 + 0.25, kolkata) == "2027-01-15 12:30:00.250"
+    assert typed_time(local_text(T0, kolkata), kolkata) == repr(T0)
+    assert typed_time(local_text(T0 + 0.25, kolkata), kolkata) == repr(T0 + 0.25)
+    assert typed_time(str(T0), kolkata) == str(T0)  # epoch seconds mean what they say
+    # an explicit offset is kept as typed, and means the same instant as the wall-clock time
+    assert typed_time("2027-01-15T00:00:00+00:00", kolkata) == "2027-01-15T00:00:00+00:00"
+    assert parse_time("since", "2027-01-15T00:00:00+00:00") == float(
+        typed_time("2027-01-15 05:30:00", kolkata))
+    assert typed_time("2h", kolkata) == "2h" and typed_time(" ", kolkata) is None
+    params = controls_to_params("received", None, "p95", "count", 8, [], [], [], [], "custom",
+                                local_text(T0, kolkata), "", "auto", tz=kolkata)
+    assert parse_spec(params).since == T0
+    quick = controls_to_params("received", None, "p95", "count", 8, [], [], [], [], "1h",
+                               "2027-01-15 12:30", "", "auto", tz=kolkata)
+    assert "since" not in quick  # a quick range ignores the boxes
+
+
+UTC_ZONE = zone("UTC")
+SHOWN = {"range": "1h", "since": "", "until": "", "bucket": "auto"}
+
+
+def test_the_zone_arriving_fills_the_boxes_of_a_custom_window_only():
+    custom = window()
+    changes = window_controls("tz", {**SHOWN, "range": "custom"}, None, None, custom,
+                              UTC_ZONE, END)
+    assert changes["since"] == local_text(T0, UTC_ZONE) and changes["until"] == local_text(
+        END, UTC_ZONE)
+    assert "since" not in window_controls(None, SHOWN, None, None, SeriesSpec(range="1h"),
+                                          UTC_ZONE, END)
+
+
+def test_typing_a_time_turns_the_range_custom_and_picking_one_clears_the_boxes():
+    typed = window_controls("since", {**SHOWN, "since": "2027-01-15 00:00"}, None, None,
+                            SeriesSpec(range="1h"), UTC_ZONE, END)
+    assert typed["range"] == "custom" and typed["chosen"]["since"] == "2027-01-15 00:00"
+    picked = window_controls("range", {**SHOWN, "range": "6h", "since": "x"}, None, None,
+                             SeriesSpec(range="1h"), UTC_ZONE, END)
+    assert picked["since"] == "" and picked["chosen"]["range"] == "6h"
+    custom = window_controls("range", {**SHOWN, "range": "custom"}, None, None,
+                             SeriesSpec(range="1h"), UTC_ZONE, END)
+    assert custom["since"] == local_text(END - HOUR, UTC_ZONE)  # starts from what was shown
+
+
+def test_a_zoom_keeps_the_chosen_window_and_a_double_click_restores_it():
+    shown = SeriesSpec(range="1h")
+    zoom = {"xaxis.range[0]": local_text(END - 600, UTC_ZONE),
+            "xaxis.range[1]": local_text(END - 300, UTC_ZONE)}
+    zoomed = window_controls("chart", SHOWN, None, zoom, shown, UTC_ZONE, END)
+    assert zoomed["range"] == "custom" and zoomed["bucket"] == "auto"
+    assert zoomed["chosen"] == SHOWN
+    controls = {key: zoomed[key] for key in SHOWN}
+    closer = {"xaxis.range[0]": local_text(END - 500, UTC_ZONE),
+              "xaxis.range[1]": local_text(END - 400, UTC_ZONE)}
+    again = window_controls("chart", controls, zoomed["chosen"], closer,
+                            SeriesSpec(range=None, since=END - 600, until=END - 300),
+                            UTC_ZONE, END)
+    assert again.get("chosen") == SHOWN  # a second zoom still remembers the first choice
+    back = window_controls("chart", controls, zoomed["chosen"], {"xaxis.autorange": True},
+                           window(), UTC_ZONE, END)
+    assert back == {"range": "1h", "since": "", "until": "", "chosen": None}
+    assert window_controls("chart", SHOWN, None, {"xaxis.autorange": True}, shown, UTC_ZONE,
+                           END) == {}  # nothing was zoomed: nothing to restore
+
+
+def test_a_window_ending_now_is_redrawn_and_a_closed_one_is_not():
+    open_ended = SeriesSpec(range=None, since=T0)
+    assert due(open_ended, None, END, 30) and due(open_ended, END - 60, END, 30)
+    assert not due(window(), None, END, 30)

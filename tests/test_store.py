@@ -1,13 +1,13 @@
 """The history store and the collector's ingest path, on a real SQLite file (no broker)."""
-import base64
-import json
 
 import pytest
 
-from app.collector.events import EventCollector
-from app.collector.status import CollectorStatus
-from app.store.cache import SnapshotCache
-from app.store.history import HistoryStore, StoreError
+from celery_scope.collector.events import EventCollector
+from celery_scope.collector.status import CollectorStatus
+from celery_scope.store.cache import SnapshotCache
+from celery_scope.store.history import HistoryStore, StoreError
+
+from .helpers import message, task
 
 
 @pytest.fixture
@@ -24,14 +24,8 @@ def collector(store, tmp_path):
     cache.close()
 
 
-def message(*events):
-    body = base64.b64encode(json.dumps(list(events)).encode()).decode()
-    return json.dumps({"body": body, "content-type": "application/json",
-                       "properties": {"body_encoding": "base64"}}).encode()
 
 
-def task(kind, uuid, ts, **fields):
-    return {"type": kind, "uuid": uuid, "timestamp": ts, "hostname": "w@h", **fields}
 
 
 def test_sqlite_store_uses_wal(store):
@@ -49,8 +43,10 @@ def test_events_split_over_batches_merge_into_one_row(collector, store):
     collector.ingest([message(task("task-succeeded", "t1", 3.0, result="2", runtime=0.5)),
                       message(task("task-started", "t1", 2.0))])
     row = store.task("t1")
-    assert (row["state"], row["name"], row["args"], row["result"]) == ("SUCCESS", "a.b", "(1,)", "2")
-    assert (row["received"], row["started"], row["succeeded"], row["runtime"]) == (1.0, 2.0, 3.0, 0.5)
+    assert (row["state"], row["name"], row["args"], row["result"]) == (
+        "SUCCESS", "a.b", "(1,)", "2")
+    assert (row["received"], row["started"], row["succeeded"], row["runtime"]) == (
+        1.0, 2.0, 3.0, 0.5)
     (worker,) = store.workers()
     assert worker["hostname"] == "w@h" and worker["succeeded"] == 1
 

@@ -2,7 +2,8 @@
 import pytest
 import redis
 
-from app.control import BrokerUnavailable, Control, ControlError
+from celery_scope.broker.control import Control
+from celery_scope.broker.gate import BrokerUnavailable, ControlError
 
 from .helpers import free_port, wait_until
 

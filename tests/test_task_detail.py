@@ -2,8 +2,8 @@
 import pytest
 from celery.utils.saferepr import saferepr
 
-from app import task_detail as detail
-from app.store.schema import TASK_COLUMNS
+from celery_scope.store.schema import TASK_COLUMNS
+from celery_scope.tasks import detail
 
 ARGSREPR_MAXSIZE = 1024  # celery.app.amqp.AMQP.argsrepr_maxsize: what events carry
 

@@ -3,10 +3,10 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from app.store import task_queries
-from app.store.history import HistoryStore
-from app.store.merge import new_task_row
-from app.task_filters import FilterError, TaskFilter, parse_filter
+from celery_scope.store.history import HistoryStore
+from celery_scope.store.merge import new_task_row
+from celery_scope.tasks import queries as task_queries
+from celery_scope.tasks.filters import FilterError, TaskFilter, parse_filter
 
 NOW = 1_000_000.0
 
@@ -64,6 +64,9 @@ def uuids(store, params):
     pytest.param({"search": "x_y"}, ["t4"], id="search-args-literal-underscore"),
     pytest.param({"search": "found it"}, ["t5"], id="search-result"),
     pytest.param({"search": "ünï \"quoted\""}, ["t4"], id="search-unicode-quotes"),
+    pytest.param({"search": "a.ma"}, ["t4"], id="search-task-name-as-flower"),
+    pytest.param({"search": "w2@"}, ["t3"], id="search-worker"),
+    pytest.param({"search": "t2"}, ["t2"], id="search-task-id"),
     pytest.param({"sort": "runtime"}, ["t4", "t1", "t2", "t5", "t3"], id="sort-nulls-first"),
     pytest.param({"sort": "-runtime"}, ["t3", "t5", "t2", "t1", "t4"], id="sort-desc"),
     pytest.param({"state": "SUCCESS", "worker": "w1@h", "range": "1h", "runtime_max": "5",
@@ -111,7 +114,7 @@ def test_command_line_export_writes_the_filtered_rows(store, tmp_path):
 
     from click.testing import CliRunner
 
-    from app.cli import main
+    from celery_scope.cli import main
     output = tmp_path / "failed.csv"
     url = str(store.engine.url)
     result = CliRunner().invoke(main, ["export", "--store", url, "--state", "FAILURE",

@@ -1,19 +1,20 @@
 """Worker page data from Inspector snapshots: input snapshot → expected rows."""
 import pytest
 
-from app.formatting import display_value, human_bytes, human_seconds
-from app.worker_detail import (
+from celery_scope.formatting import display_value, human_bytes, human_seconds
+from celery_scope.workers.detail import (
     broker_facts,
     conf_rows,
     inspected_at,
+    limit_rows,
     mask_secrets,
     pool_facts,
+    pool_restarts_off,
     process_count,
     queue_rows,
     registered_names,
     system_facts,
     task_rows,
-    task_totals,
 )
 
 STATS = {
@@ -58,7 +59,8 @@ def test_system_facts_are_readable():
     facts = dict(system_facts(SNAPSHOT))
     assert facts["Uptime"] == "1 h 2 min" and facts["Max resident memory"] == "50.0 MiB"
     assert facts["User CPU time"] == "1.5 s"
-    assert task_totals(SNAPSHOT) == [("a.fail", 7), ("a.add", 3)]
+    assert {row["name"]: row["processed"] for row in limit_rows(SNAPSHOT)} == {
+        "a.add": 3, "a.fail": 7}
 
 
 def test_queue_and_task_rows():
@@ -69,7 +71,8 @@ def test_queue_and_task_rows():
     assert active == {"id": "t1", "name": "a.add", "args": "1, 2", "kwargs": "{}", "when": 99.0,
                       "pid": 11}
     (scheduled,) = task_rows(SNAPSHOT, "scheduled")
-    assert scheduled["id"] == "t2" and scheduled["when"] == "2026-01-01T00:00:00+00:00"
+    # one unit for started times and ETAs: epoch seconds, formatted by the grid
+    assert scheduled["id"] == "t2" and scheduled["when"] == 1767225600.0
     assert task_rows(SNAPSHOT, "revoked")[0]["id"] == "t3"
     assert task_rows(SNAPSHOT, "reserved") == []
 
@@ -104,3 +107,82 @@ def test_display_and_masking():
     assert display_value(True) == "yes" and display_value([]) == "–"
     assert display_value({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
     assert mask_secrets("api_key", "abc") == "••••••" and mask_secrets("keys", "abc") == "abc"
+
+
+def test_registered_names_are_parsed_once_for_pages_and_api_alike():
+    from celery_scope.workers.detail import cluster_registered_names
+    snapshots = [{"registered": {"reply": ["a.add [rate_limit=10/m]", "b.with space <i>x</i>"]}},
+                 {"registered": {"reply": ["a.add", "c.other [time_limit=5]"]}}, {}]
+    assert cluster_registered_names(snapshots) == {"a.add", "b.with space <i>x</i>", "c.other"}
+
+
+@pytest.mark.parametrize("snapshot, rows", [
+    pytest.param(SNAPSHOT, [
+        {"name": "a.add", "rate": "none", "soft": "30 s", "hard": "60 s", "processed": 3},
+        {"name": "a.fail", "rate": "10/m", "soft": "30 s", "hard": "60 s", "processed": 7}],
+        id="rate from registered, time limits from the pool's defaults"),
+    pytest.param({"registered": {"reply": ["b.x [rate_limit=1/s time_limit=9 soft_time_limit=4]"]},
+                  "stats": {"reply": {"pool": {"timeouts": [0, 0]}}},
+                  "conf": {"reply": {"task_default_rate_limit": "5/m"}}},
+                 [{"name": "b.x", "rate": "1/s", "soft": "4 s", "hard": "9 s", "processed": 0}],
+                 id="a task's own limits win"),
+    pytest.param({"registered": {"reply": ["c.y"]}, "stats": {"reply": {}},
+                  "conf": {"reply": {"task_default_rate_limit": "5/m", "task_time_limit": 120}}},
+                 [{"name": "c.y", "rate": "5/m", "soft": "none", "hard": "120 s",
+                   "processed": 0}], id="configured defaults"),
+    pytest.param({}, [], id="never inspected"),
+])
+def test_limit_rows(snapshot, rows):
+    assert limit_rows(snapshot) == rows
+
+
+@pytest.mark.parametrize("snapshot, off", [
+    pytest.param(SNAPSHOT, True, id="conf without the setting: Celery's default, off"),
+    pytest.param({"conf": {"reply": {"worker_pool_restarts": True}}}, False, id="on"),
+    pytest.param({}, False, id="conf not known yet: not judged"),
+])
+def test_pool_restarts_off(snapshot, off):
+    assert pool_restarts_off(snapshot) is off
+
+
+def test_started_and_eta_share_one_unit():
+    snapshot = {"scheduled": {"reply": [{"eta": "2026-01-01T00:00:00.250000", "request": {}},
+                                        {"eta": "not a date", "request": {}}]}}
+    assert [row["when"] for row in task_rows(snapshot, "scheduled")] == [1767225600.25, None]
+
+
+@pytest.mark.parametrize("action, params, arguments, confirm", [
+    pytest.param("grow", {"n": 2}, {"n": 2}, ("Grow pool", "Adds 2 pool process(es).", False),
+                 id="grow"),
+    pytest.param("grow", {"n": None}, {"n": 1}, ("Grow pool", "Adds 1 pool process(es).", False),
+                 id="grow by one by default"),
+    pytest.param("autoscale", {"min": 0, "max": 3}, {"min": 0, "max": 3},
+                 ("Autoscale", "The pool keeps between 0 and 3 processes.", False), id="autoscale"),
+    pytest.param("time_limit", {"task": "a.add", "soft": 5, "hard": None},
+                 {"task": "a.add", "soft": 5.0, "hard": None},
+                 ("Set time limits", "a.add: soft limit 5 s, hard limit none.", False),
+                 id="time limits"),
+    pytest.param("shutdown", {}, {}, ("Shut down", "It stops taking tasks, finishes the ones "
+                                      "running and exits; something outside celery-scope must "
+                                      "start it again.", True), id="shutdown is dangerous"),
+])
+def test_actions_are_checked_and_explained_before_they_run(action, params, arguments, confirm):
+    from celery_scope.workers.actions import check_action, confirmation
+    assert check_action(action, params) == arguments
+    assert confirmation(action, arguments) == confirm
+
+
+@pytest.mark.parametrize("action, params, error", [
+    pytest.param("grow", {"n": 0}, "number of processes must be at least 1", id="grow by 0"),
+    pytest.param("autoscale", {"min": 4, "max": 2}, "must not exceed", id="min above max"),
+    pytest.param("rate_limit", {"task": "a.add", "rate": " "}, "choose a rate", id="no rate"),
+    pytest.param("time_limit", {"task": None, "soft": 1}, "choose a task", id="no task"),
+    pytest.param("time_limit", {"task": "a", "soft": 9, "hard": 3}, "soft limit must not",
+                 id="soft above hard"),
+    pytest.param("add_consumer", {"queue": ""}, "queue is required", id="no queue"),
+])
+def test_bad_input_is_refused_before_asking(action, params, error):
+    from celery_scope.broker.gate import ControlError
+    from celery_scope.workers.actions import check_action
+    with pytest.raises(ControlError, match=error):
+        check_action(action, params)

@@ -1,15 +1,24 @@
-"""The HTTP API (Flask blueprint): JSON errors, and the task history export."""
+"""The HTTP API (Flask blueprint): JSON errors, and the task history export.
+
+A store that cannot be reached makes any route of the app (pages' requests too) answer 503
+`{"error": "store unreachable"}`; a stream it cuts short is aborted (see streaming.py).
+"""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from itertools import chain
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import PathConverter
 
-from ..control import BrokerUnavailable, ControlError, ReadOnly, UnknownWorker
+from ..broker.control import ReadOnly, UnknownWorker
+from ..broker.gate import BrokerUnavailable, ControlError
 from ..services import current
-from ..store import task_queries
-from ..task_filters import FilterError, TaskFilter, parse_filter
+from ..store.outage import STORE_ERRORS, STORE_UNREACHABLE, is_unreachable
+from ..tasks import queries as task_queries
+from ..tasks.filters import FilterError, TaskFilter, parse_filter
+from .streaming import marked_incomplete, started
 
 api = Blueprint("api", __name__)
 
@@ -22,8 +31,12 @@ class AnyText(PathConverter):
     regex = r"[^/][\s\S]*?"
 
 
+def _add_text_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("text", AnyText)
+
+
 # Before the routes below are registered: their rules are compiled with this converter.
-api.record_once(lambda state: state.app.url_map.converters.setdefault("text", AnyText))
+api.record_once(_add_text_converter)
 
 
 def error(message: str, status: int) -> tuple[Response, int]:
@@ -36,6 +49,19 @@ _STATUS_OF = ((FilterError, 400), (UnknownWorker, 404), (BrokerUnavailable, 503)
               (ReadOnly, 403), (ControlError, 400))
 for _kind, _status in _STATUS_OF:
     api.register_error_handler(_kind, lambda exc, status=_status: error(str(exc), status))
+
+
+def _store_unreachable(exc: Exception):
+    """Any route of the app: a store outage is a 503 to retry, noted for the banner and
+    /metrics; any other database error stays a 500 (a bug, logged as such)."""
+    if not is_unreachable(exc):
+        raise exc
+    current().reads.failed(exc)
+    return error(STORE_UNREACHABLE, 503)
+
+
+for _store_error in STORE_ERRORS:
+    api.app_errorhandler(_store_error)(_store_unreachable)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -65,10 +91,28 @@ def tasks_csv():
     now = datetime.now(timezone.utc).timestamp()
     task_filter = parse_filter(request.args.to_dict(flat=False), now)
     engine = current().store.engine
-    chunks = (text for _, text in task_queries.export_batches(engine, task_filter, now=now))
+    records = started(task_queries.export_records(engine, task_filter, now=now))
+    chunks = marked_incomplete(chain([task_queries.csv_line(task_queries.export_header())],
+                                     (text for _, text in records)))
     headers = {"Content-Disposition": f'attachment; filename="{export_filename(task_filter, now)}"',
                "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     return Response(stream_with_context(chunks), mimetype="text/csv", headers=headers)
 
 
-from . import flower, openapi, series  # noqa: F401 — their routes attach to `api`
+from . import (  # noqa: F401 — their routes attach to `api`
+    alerts,
+    audit,
+    beat,
+    beat_actions,
+    bulk,
+    flower,
+    history,
+    issues,
+    openapi,
+    purge,
+    quarantine,
+    queues,
+    series,
+    task_control,
+    workers,
+)

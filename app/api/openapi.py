@@ -11,69 +11,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.events.state import Task as EventTask
-from flask import request
+from flask import Response, abort, request, send_from_directory
 
-from ..series_spec import GROUPS, METRICS, QUICK_RANGES, STATS, UNITS
+from ..series.spec import GROUPS, METRICS, QUICK_RANGES, STATS, UNITS
 from ..services import current
-from ..task_filters import MAX_SEARCH, SORTABLE, TIME_FIELDS
+from ..tasks.filters import MAX_SEARCH, SORTABLE, TIME_FIELDS
 from . import api
 from .flower import MAX_NUMBER, MAX_POOL_CHANGE, as_json
+from .openapi_alerts import ALERT_PATHS
+from .openapi_audit import AUDIT_PATHS
+from .openapi_beat import BEAT_PATHS
+from .openapi_beat_actions import BEAT_ACTION_PATHS
+from .openapi_bulk import BULK_PATHS
+from .openapi_schemas import (
+    RESPONSES,
+    SCHEMAS,
+    SECURITY_SCHEMES,
+    _json,
+    _nullable,
+    _operation,
+    _param,
+    _path,
+    _ref,
+    _responses,
+    _text,
+)
 
 Schema = dict[str, Any]
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(kind: str, **more: Any) -> Schema:
-    return {"type": kind, "nullable": True, **more}
-
-
-def _param(name: str, schema: Schema, description: str, where: str = "query",
-           required: bool = False) -> Schema:
-    """An optional query parameter may be given empty: that counts as not given."""
-    parameter = {"name": name, "in": where, "required": required or where == "path",
-                 "description": description, "schema": schema}
-    if where == "query" and not required:
-        parameter["allowEmptyValue"] = True
-    return parameter
-
-
-def _path(name: str, description: str) -> Schema:
-    return _param(name, {"type": "string", "minLength": 1}, description, "path")
-
-
-def _json(description: str, schema: Schema) -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _text(description: str, mimetype: str) -> Schema:
-    return {"description": description, "content": {mimetype: {"schema": {"type": "string"}}}}
-
-
-_ERROR_NAMES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-                503: "Unavailable"}
-
-
-def _responses(ok: Schema, *errors: int) -> Schema:
-    """200, 401 (once users are configured) and the listed error statuses, each
-    `{"error": "..."}`."""
-    return {"200": ok, **{str(status): {"$ref": f"#/components/responses/{_ERROR_NAMES[status]}"}
-                          for status in sorted({401, *errors})}}
-
-
-def _operation(endpoint: str, tag: str, summary: str, responses: Schema,
-               parameters: tuple[Schema, ...] = (), body: Schema | None = None) -> Schema:
-    """An operation; its operationId is the Flask endpoint that serves it."""
-    operation = {"operationId": endpoint, "tags": [tag], "summary": summary,
-                 "responses": responses}
-    if parameters:
-        operation["parameters"] = list(parameters)
-    if body is not None:
-        operation["requestBody"] = body
-    return operation
 
 
 # -- parameters ------------------------------------------------------------------------
@@ -115,7 +79,7 @@ def _filter_parameters() -> tuple[Schema, ...]:
         _param("runtime_min", {"type": "number", "minimum": 0}, "Shortest runtime, seconds."),
         _param("runtime_max", {"type": "number", "minimum": 0}, "Longest runtime, seconds."),
         _param("search", {"type": "string", "maxLength": MAX_SEARCH},
-               "Text to find in args, kwargs, result or exception."),
+               "Text to find in the task id, name, worker, args, kwargs, result or exception."),
         _param("sort", {"type": "string", "enum": SORT_KEYS, "default": "-received"},
                "Sort column; a '-' prefix sorts descending."),
     )
@@ -128,7 +92,7 @@ def _series_parameters() -> tuple[Schema, ...]:
                "What to count or measure per bucket."),
         _param("group", {"type": "string", "enum": list(GROUPS)},
                "One series per task name, worker or queue (the worker_* metrics group by "
-               "worker only, queue_depth by queue only)."),
+               "worker only, queue_depth and queue_latency by queue only)."),
         _param("name", LIST, "Only these task names." + LIST_NOTE),
         _param("worker", LIST, "Only these workers." + LIST_NOTE),
         _param("queue", LIST, "Only these queues." + LIST_NOTE),
@@ -178,81 +142,6 @@ def _task_body(with_timeout: bool) -> Schema:
 MESSAGE = _json("Done: Flower's message.", _ref("Message"))
 CONTROL = ("The command is sent to the named worker only, which must have reported to this "
            "dashboard; 403 when it refuses or does not answer within the inspect timeout.")
-TASK_FIELD_TYPES: dict[str, Schema] = {
-    **{name: _nullable("number") for name in (
-        "received", "sent", "started", "rejected", "succeeded", "failed", "retried", "revoked",
-        "timestamp", "runtime", "clock")},
-    "retries": _nullable("integer"),
-    "children": {"type": "array", "items": {"type": "string"}},
-}
-
-SCHEMAS: dict[str, Schema] = {
-    "Error": {"type": "object", "required": ["error"],
-              "properties": {"error": {"type": "string"}}},
-    "Message": {"type": "object", "required": ["message"],
-                "properties": {"message": {"type": "string"}}},
-    "WorkerInfo": {
-        "type": "object",
-        "description": "The worker's latest reply to each Inspector method, as Flower's.",
-        "properties": {
-            "stats": _nullable("object"), "conf": _nullable("object"),
-            **{method: _nullable("array") for method in (
-                "active_queues", "registered", "scheduled", "active", "reserved", "revoked")},
-            "timestamp": _nullable("number", description="When it was inspected, epoch s."),
-        }},
-    "Task": {
-        "type": "object",
-        "description": "celery's Task.as_dict() as Flower answers it, plus the queue.",
-        "required": [*EventTask._fields, "queue"],
-        "properties": {**{name: TASK_FIELD_TYPES.get(name, _nullable("string"))
-                          for name in EventTask._fields}, "queue": _nullable("string")}},
-    "TaskSent": {"type": "object", "required": ["task-id"], "properties": {
-        "task-id": {"type": "string"},
-        "state": {"type": "string", "description": "With a result backend only."}}},
-    "TaskResult": {"type": "object", "required": ["task-id", "state"], "properties": {
-        "task-id": {"type": "string"}, "state": {"type": "string"},
-        "result": {"nullable": True,
-                   "description": "Once ready: the result if it is JSON, else its repr."},
-        "traceback": _nullable("string", description="When the task failed.")}},
-    "QueueLengths": {"type": "object", "required": ["active_queues"], "properties": {
-        "active_queues": {"type": "array", "items": {
-            "type": "object", "required": ["name", "messages"], "properties": {
-                "name": {"type": "string"},
-                "messages": {"type": "integer", "description": "Messages ready."}}}}}},
-    "Series": {"type": "object", "required": ["metric", "group", "unit", "start", "end",
-                                              "bucket_seconds", "columns", "rows"],
-               "properties": {
-                   "metric": {"type": "string"}, "group": _nullable("string"),
-                   "unit": {"type": "string"}, "start": {"type": "number"},
-                   "end": {"type": "number"}, "bucket_seconds": {"type": "integer"},
-                   "columns": {"type": "array", "items": {"type": "string"},
-                               "description": "bucket_start, then one column per series."},
-                   "rows": {"type": "array", "items": {"type": "array", "items": {
-                       "type": "number", "nullable": True}}}}},
-}
-
-RESPONSES: dict[str, Schema] = {
-    "BadRequest": _json("A malformed parameter or body.", _ref("Error")),
-    "Unauthorized": _json("No valid credentials, once users are configured (/metrics and "
-                          "/healthcheck stay open unless --auth-metrics).", _ref("Error")),
-    "Forbidden": _json("Refused: celery-scope runs read-only (every POST), the caller's role "
-                       "may not do this, a signed-in browser's request came from another "
-                       "site, or the worker refused the command or did not answer in time.",
-                       _ref("Error")),
-    "NotFound": _json("An unknown worker, task or task name.", _ref("Error")),
-    "Unavailable": _json("The broker or the result backend cannot be reached (or is not "
-                         "configured), or the collector is still starting.", _ref("Error")),
-}
-
-SECURITY_SCHEMES: dict[str, Schema] = {
-    "basic": {"type": "http", "scheme": "basic",
-              "description": "A user of --users-file or --basic-auth."},
-    "token": {"type": "http", "scheme": "bearer",
-              "description": "An API token from `celery-scope token create`."},
-    "session": {"type": "apiKey", "in": "cookie", "name": "celery_scope_session",
-                "description": "A browser signed in on /login."},
-}
-
 # -- the paths -------------------------------------------------------------------------
 
 PATHS: dict[str, dict[str, Schema]] = {
@@ -335,7 +224,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/tasks": {"get": _operation(
         "api.list_tasks", "tasks", "The stored history, newest received first",
         _responses(_json("{uuid: task} in order.", {
-            "type": "object", "additionalProperties": _ref("Task")}), 400), (
+            "type": "object", "additionalProperties": _ref("Task")}), 400, 503), (
             _param("limit", {"type": "integer", "minimum": 0, "maximum": MAX_NUMBER},
                    "At most this many (without it: every match)."),
             _param("offset", {"type": "integer", "maximum": MAX_NUMBER, "default": 0},
@@ -349,30 +238,67 @@ PATHS: dict[str, dict[str, Schema]] = {
             *(_param(name, FLOWER_TIME, FLOWER_TIME_NOTE) for name in (
                 "received_start", "received_end", "started_start", "started_end")),
             _param("search", {"type": "string", "maxLength": MAX_SEARCH},
-                   "Text to find in args, kwargs, result or exception.")))},
+                   "Text to find in the task id, name, worker, args, kwargs, result or "
+                   "exception.")))},
     "/api/task/types": {"get": _operation(
         "api.list_task_types", "tasks", "Every task name in the history",
         _responses(_json("Names in order.", {"type": "object", "required": ["task-types"],
-                                             "properties": {"task-types": LIST}})))},
+                                             "properties": {"task-types": LIST}}), 503))},
     "/api/task/info/{taskid}": {"get": _operation(
         "api.task_info", "tasks", "One stored task",
-        _responses(_json("The task.", _ref("Task")), 404), (TASK_ID,))},
+        _responses(_json("The task.", _ref("Task")), 404, 503), (TASK_ID,))},
     "/api/queues/length": {"get": _operation(
         "api.list_queue_lengths", "queues", "Messages ready in each queue the workers consume",
         _responses(_json("Sorted by name.", _ref("QueueLengths")), 503))},
+    "/api/queues": {"get": _operation(
+        "api.list_queues", "queues", "Every queue's depth, oldest message's wait and consumers",
+        _responses(_json("The collector's newest sample of each queue, sorted by name.",
+                         _ref("Queues")), 503))},
     "/api/tasks.csv": {"get": _operation(
         "api.tasks_csv", "export", "The filtered, sorted history as CSV, streamed",
-        _responses(_text("ISO-8601 UTC times and epoch seconds.", "text/csv"), 400),
+        _responses(_text("ISO-8601 UTC times and epoch seconds.", "text/csv"), 400, 503),
         _filter_parameters())},
+    "/api/issues": {"get": _operation(
+        "api.issues_json", "tasks", "Failures grouped into issues, newest first",
+        _responses(_json("Groups by task name, exception type and folded message.",
+                         _ref("Issues")), 400, 503),
+        (*(parameter for parameter in _filter_parameters()
+           if parameter["name"] not in ("time_field", "sort")),
+         _param("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                "Groups answered.")))},
     "/api/series": {"get": _operation(
         "api.series_json", "export", "The numbers behind an /explore chart",
-        _responses(_json("One row per bucket.", _ref("Series")), 400), _series_parameters())},
+        _responses(_json("One row per bucket.", _ref("Series")), 400, 503),
+        _series_parameters())},
     "/api/series.csv": {"get": _operation(
         "api.series_download", "export", "The same as CSV",
-        _responses(_text("One row per bucket.", "text/csv"), 400), _series_parameters())},
+        _responses(_text("One row per bucket.", "text/csv"), 400, 503), _series_parameters())},
+    "/api/quarantine": {"get": _operation(
+        "api.quarantine_json", "monitoring", "Events the collector set aside, newest first",
+        _responses(_json("A page of entries and the total.", _ref("Quarantine")), 400, 503),
+        (_param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                "Entries in the page."),
+         _param("before", {"type": "integer", "minimum": 1, "maximum": MAX_NUMBER},
+                "Only entries with a smaller id (the last id of the previous page).")))},
+    "/api/quarantine.csv": {"get": _operation(
+        "api.quarantine_csv", "monitoring", "Every quarantined event as CSV, streamed",
+        _responses(_text("id, at_utc, at, reason, raw.", "text/csv"), 503))},
+    **AUDIT_PATHS,
+    **ALERT_PATHS,
+    **BEAT_ACTION_PATHS,
+    **BULK_PATHS,
+    **BEAT_PATHS,
     "/api/openapi.json": {"get": _operation(
         "api.openapi_document", "monitoring", "This document",
         _responses(_json("OpenAPI 3.0.", {"type": "object"})))},
+    "/api/docs": {"get": _operation(
+        "api.api_reference", "monitoring", "This document, to read (Swagger UI)",
+        _responses(_text("An HTML page.", "text/html")))},
+    "/api/docs/{version}/{filename}": {"get": _operation(
+        "api.api_reference_file", "monitoring", "The reference page's script and stylesheet",
+        _responses(_text("Swagger UI's files, from the swagger-ui-bundle package.",
+                         "text/javascript"), 404),
+        (_path("version", "Swagger UI's version."), _path("filename", "The file's name.")))},
     "/healthcheck": {"get": _operation(
         "healthcheck", "monitoring", "OK while the web server runs (as Flower)",
         _responses(_text("OK (as text/html, like Flower's).", "text/html")))},
@@ -405,3 +331,67 @@ def document(server_url: str) -> Schema:
 def openapi_document():
     prefix = current().settings.pathname_prefix.rstrip("/")
     return as_json(document(request.script_root + prefix or "/"))
+
+
+# -- the reference to read: Swagger UI, served from its Python package (no CDN) ----------
+
+_REFERENCE_FILES = ("swagger-ui.css", "swagger-ui-bundle.js")
+_REFERENCE_START = """window.addEventListener('load', function () {
+    var place = document.getElementById('swagger-ui');
+    window.ui = SwaggerUIBundle({url: place.dataset.document, dom_id: '#swagger-ui',
+        deepLinking: true, validatorUrl: null, defaultModelsExpandDepth: 0,
+        presets: [SwaggerUIBundle.presets.apis], layout: 'BaseLayout'});
+});
+"""
+# Light always (Swagger UI has no dark theme); the navbar is the dashboard's own.
+_REFERENCE_PAGE = """<!DOCTYPE html>
+<html lang="en" data-theme="light"><head><meta charset="utf-8">
+<title>API reference · celery-scope</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="{base}_favicon.ico">
+<link rel="stylesheet" href="{base}assets/style.css">
+<link rel="stylesheet" href="{files}/swagger-ui.css">
+</head><body>
+<nav class="navbar"><a class="brand" href="{base}">celery-scope</a>
+<div class="nav-links"><a class="nav-link" href="{base}">Dashboard</a>
+<a class="nav-link" href="{base}tasks">Tasks</a>
+<a class="nav-link current" href="{base}api/docs">API reference</a>
+<a class="nav-link" href="{document}">openapi.json</a></div></nav>
+<main id="swagger-ui" data-document="{document}"></main>
+<script src="{files}/swagger-ui-bundle.js"></script>
+<script src="{files}/start.js"></script>
+</body></html>
+"""
+
+
+def _swagger_ui() -> tuple[str, str]:
+    """(its version, its folder), from the swagger-ui-bundle package."""
+    from swagger_ui_bundle import swagger_ui_path
+    folder = str(swagger_ui_path)
+    return folder.rsplit("swagger-ui-", 1)[-1], folder
+
+
+@api.get("/api/docs")
+def api_reference():
+    """The document above, to read and try: the same auth as the API guards it."""
+    base = request.script_root + current().settings.pathname_prefix
+    version, _folder = _swagger_ui()
+    page = _REFERENCE_PAGE.format(files=f"{base}api/docs/{version}", base=base,
+                                  document=f"{base}api/openapi.json")
+    return Response(page, mimetype="text/html")
+
+
+@api.get("/api/docs/<version>/<filename>")
+def api_reference_file(version: str, filename: str):
+    """Swagger UI's files under their version (so they may be cached for a year)."""
+    current_version, folder = _swagger_ui()
+    if version != current_version:
+        abort(404)
+    if filename == "start.js":
+        response = Response(_REFERENCE_START, mimetype="text/javascript")
+    elif filename in _REFERENCE_FILES:
+        response = send_from_directory(folder, filename)
+    else:
+        abort(404)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

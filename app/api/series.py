@@ -7,8 +7,8 @@ import time
 
 from flask import Response, jsonify, request
 
-from ..series import build_series, series_csv
-from ..series_spec import parse_spec
+from ..series.build import build_series, series_csv
+from ..series.spec import parse_spec
 from ..services import current
 from . import api
 

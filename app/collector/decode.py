@@ -1,28 +1,72 @@
-"""Turn raw event messages into validated event dicts, or say exactly why not.
+"""Turn raw event messages into safe event dicts, or say exactly why not.
 
 A message is either a kombu envelope as bytes (the Redis fast path) or a body already
 decoded by kombu (other transports). Its body is one event or a list of events (workers
 send task events in buffered groups). Only JSON is accepted: events are never unpickled.
+
+Anyone who can publish to the broker can send an event, so each one is checked field by
+field against what the store can hold before it goes anywhere near it: text for names
+and hostnames, finite numbers for times, integers in the columns' range, no NUL, bounded
+lengths. What cannot be made safe is refused with the reason and the raw event, which the
+writer puts in the quarantine.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
 _JSON_TYPES = ("application/json", "json")
-_NUMERIC = {"runtime": float, "retries": int, "active": int, "processed": int, "freq": float,
-            "pid": int}
+
+# task names, hostnames, queues: three share one index entry (PostgreSQL: 2,704 bytes)
+NAME_CHARS = 200
+ID_CHARS = 255  # task ids; a longer one keeps its head and a digest of the whole
+TEXT_CHARS = 100_000  # args, kwargs, result, exception, traceback
+RAW_CHARS = 65_536  # of a refused event, kept in the quarantine
+LATEST_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z: later times cannot be shown as dates
+INT_RANGE = (-(2**31), 2**31 - 1)  # the store's Integer columns (PostgreSQL's integer)
+_EVENT_TYPE = re.compile(r"(task|worker)-[a-z0-9_-]{1,27}")  # the state column holds 32 chars
+
+# `periodic_task_name`, `group` and `group_index` come in the worker hook's
+# task-scope-headers event (beat/worker_hook.py).
+_IDS = ("uuid", "parent_id", "root_id", "group")
+_NAMES = ("name", "hostname", "queue", "exchange", "routing_key", "sw_ident", "sw_ver",
+          "sw_sys", "eta", "expires", "periodic_task_name")
+_TEXTS = ("args", "kwargs", "result", "exception", "traceback")
+_FLOATS = ("runtime", "freq")
+_INTS = ("retries", "active", "processed", "pid", "group_index")
 
 
 class MalformedEvent(ValueError):
-    """An event or message that cannot be ingested; the text says why."""
+    """An event or message that cannot be ingested; the text says why, `raw` shows it."""
+
+    def __init__(self, reason: str, raw: Any = None):
+        super().__init__(reason)
+        self.reason, self.raw = reason, raw
 
 
-def unwrap_envelope(raw: bytes) -> Any:
+def raw_text(raw: Any) -> str:
+    """A refused message or event as bounded text with no NUL, for the quarantine."""
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        text = bytes(raw).decode("utf-8", errors="backslashreplace")
+    else:
+        try:
+            text = orjson.dumps(raw, default=repr).decode()
+        except (TypeError, orjson.JSONEncodeError):
+            text = repr(raw)
+    text = text.replace("\x00", "\\x00")
+    if len(text) > RAW_CHARS:
+        text = f"{text[:RAW_CHARS]}…[{len(text) - RAW_CHARS} more characters]"
+    return text
+
+
+def unwrap_envelope(raw: bytes | bytearray | memoryview) -> Any:
     """Decode a kombu message envelope (as the Redis transport publishes it) to its body."""
     try:
         envelope = orjson.loads(raw)
@@ -30,41 +74,112 @@ def unwrap_envelope(raw: bytes) -> Any:
         properties = envelope.get("properties") or {}
         content_type = envelope.get("content-type", "application/json")
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise MalformedEvent(f"not a kombu message envelope: {exc}") from None
+        raise MalformedEvent(f"not a kombu message envelope: {exc}", raw) from None
     if content_type not in _JSON_TYPES:
-        raise MalformedEvent(f"unsupported content type {content_type!r} (events must be JSON)")
+        raise MalformedEvent(f"unsupported content type {content_type!r} (events must be JSON)",
+                             raw)
     try:
         if properties.get("body_encoding") == "base64":
             body = base64.b64decode(body, validate=True)
         return orjson.loads(body)
-    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError) as exc:
-        raise MalformedEvent(f"undecodable event body: {exc}") from None
+    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError, AttributeError) as exc:
+        raise MalformedEvent(f"undecodable event body: {exc}", raw) from None
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    marker = f"…[+{len(text) - limit}]"
+    return text[:limit - len(marker)] + marker
+
+
+def clip_id(task_id: str) -> str:
+    """A task id the store can key on: itself up to ID_CHARS, else its head and a digest of
+    the whole (so two long ids sharing a head stay two tasks, and a replay finds its row)."""
+    if len(task_id) <= ID_CHARS:
+        return task_id
+    digest = hashlib.sha256(task_id.encode("utf-8", errors="surrogatepass")).hexdigest()[:16]
+    return f"{task_id[:ID_CHARS - 17]}~{digest}"
+
+
+def _text(kind: str, field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{kind} event whose {field} is {type(value).__name__}, not text")
+    return value.replace("\x00", "")
+
+
+def _number(kind: str, field: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{kind} event with a non-numeric {field}: {type(value).__name__}")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{kind} event with a non-numeric {field}: {str(value)[:40]!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{kind} event with a non-finite {field}: {number}")
+    return number
+
+
+def _integer(kind: str, field: str, value: Any) -> int:
+    number = _number(kind, field, value)
+    if not number.is_integer():
+        raise ValueError(f"{kind} event with a fractional {field}: {number}")
+    low, high = INT_RANGE
+    whole = int(value) if isinstance(value, int) else int(number)
+    if not low <= whole <= high:
+        raise ValueError(f"{kind} event with {field} out of range: {str(whole)[:40]}")
+    return whole
+
+
+def _checked(event: dict[str, Any]) -> dict[str, Any]:
+    kind = event.get("type")
+    if not isinstance(kind, str) or not _EVENT_TYPE.fullmatch(kind):
+        raise ValueError(f"unknown event type {str(kind)[:40]!r}")
+    clean: dict[str, Any] = {"type": kind}
+    if "timestamp" not in event:
+        raise ValueError(f"{kind} event without a numeric timestamp")
+    timestamp = _number(kind, "timestamp", event["timestamp"])
+    if not 0 <= timestamp <= LATEST_TIMESTAMP:
+        raise ValueError(f"{kind} event with a timestamp out of range: {timestamp}")
+    clean["timestamp"] = timestamp
+    for field in _IDS:
+        if event.get(field) is not None:
+            clean[field] = clip_id(_text(kind, field, event[field]))
+    for field in _NAMES:
+        if event.get(field) is not None:
+            clean[field] = _clip(_text(kind, field, event[field]), NAME_CHARS)
+    for field in _TEXTS:
+        value = event.get(field)
+        if value is not None:  # Celery sends reprs; anything else is shown as its repr
+            text = value if isinstance(value, str) else repr(value)
+            clean[field] = _clip(text.replace("\x00", ""), TEXT_CHARS)
+    for field in _FLOATS:
+        if event.get(field) is not None:
+            clean[field] = _number(kind, field, event[field])
+    for field in _INTS:
+        if event.get(field) is not None:
+            clean[field] = _integer(kind, field, event[field])
+    loadavg = event.get("loadavg")
+    if loadavg is not None:
+        if not isinstance(loadavg, (list, tuple)) or len(loadavg) != 3:
+            raise ValueError(f"{kind} event whose loadavg is not three numbers")
+        clean["loadavg"] = [_number(kind, "loadavg", value) for value in loadavg]
+    if kind.startswith("task-") and not clean.get("uuid"):
+        raise ValueError(f"{kind} event without a task uuid")
+    if kind.startswith("worker-") and not clean.get("hostname"):
+        raise ValueError(f"{kind} event without a hostname")
+    return clean
 
 
 def normalize_event(event: Any) -> dict[str, Any]:
-    """Validate one event dict and coerce its typed fields; raise MalformedEvent if unusable."""
+    """The event with only the fields celery-scope uses, each safe for the store; raise
+    MalformedEvent (with the reason and the event) if it cannot be made so."""
     if not isinstance(event, dict):
-        raise MalformedEvent(f"event is a {type(event).__name__}, not an object")
-    kind = event.get("type")
-    if not isinstance(kind, str) or not kind.startswith(("task-", "worker-")):
-        raise MalformedEvent(f"unknown event type {kind!r}")
+        raise MalformedEvent(f"event is a {type(event).__name__}, not an object", event)
     try:
-        event["timestamp"] = float(event["timestamp"])
-    except (KeyError, TypeError, ValueError):
-        raise MalformedEvent(f"{kind} event without a numeric timestamp") from None
-    if kind.startswith("task-"):
-        if not isinstance(event.get("uuid"), str) or not event["uuid"]:
-            raise MalformedEvent(f"{kind} event without a task uuid")
-    elif not isinstance(event.get("hostname"), str) or not event["hostname"]:
-        raise MalformedEvent(f"{kind} event without a hostname")
-    for field, kind_of in _NUMERIC.items():
-        value = event.get(field)
-        if value is not None and not isinstance(value, kind_of):
-            try:
-                event[field] = kind_of(value)
-            except (TypeError, ValueError):
-                raise MalformedEvent(f"{kind} event with a non-numeric {field}: {value!r}") from None
-    return event
+        return _checked(event)
+    except ValueError as problem:
+        raise MalformedEvent(str(problem), event) from None
 
 
 def iter_events(item: Any) -> Iterator[dict[str, Any] | MalformedEvent]:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
 
-from ..store.cache import SnapshotCache
+from ..broker.gate import broker_call
+from ..store.cache import Cache
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class RoundResult:
 
 
 class Inspector:
-    def __init__(self, celery_app: Celery, cache: SnapshotCache, timeout: float):
+    def __init__(self, celery_app: Celery, cache: Cache, timeout: float):
         self.app, self.cache, self.timeout = celery_app, cache, timeout
         self._pool = ThreadPoolExecutor(len(METHODS), thread_name_prefix="inspect")
 
@@ -50,7 +51,8 @@ class Inspector:
         options: dict[str, Any] = {"timeout": self.timeout, "destination": destination}
         if expected:
             options["limit"] = expected  # stop waiting once every expected worker replied
-        with self.app.connection_for_read() as connection:
+        with broker_call(f"inspect {method} of {destination or 'all workers'}"), \
+                self.app.connection_for_read() as connection:
             inspect = self.app.control.inspect(connection=connection, **options)
             if method == "conf":
                 return inspect.conf(with_defaults=False) or {}
@@ -86,10 +88,12 @@ class Inspector:
 
 
 class InspectorPoller:
-    """Thread running an Inspector round every `interval` seconds and whenever one is requested."""
+    """Thread running an Inspector round every `interval` seconds and whenever one is
+    requested, while `leading` says so (a standby collector leaves it to the leader)."""
 
-    def __init__(self, inspector: Inspector, interval: float):
-        self.inspector, self.interval = inspector, interval
+    def __init__(self, inspector: Inspector, interval: float,
+                 leading: Callable[[], bool] = lambda: True):
+        self.inspector, self.interval, self.leading = inspector, interval, leading
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="inspector", daemon=True)
 
@@ -104,7 +108,14 @@ class InspectorPoller:
     def _run(self) -> None:
         next_round = 0.0
         while not self._stop.is_set():
-            request = self.inspector.cache.take_inspection_request()
+            if not self.leading():
+                self._stop.wait(REQUEST_POLL_SECONDS)
+                continue
+            try:
+                request = self.inspector.cache.take_inspection_request()
+            except Exception as exc:  # noqa: BLE001 — a shared cache may be away with its store
+                log.warning("could not read Inspector requests: %s", exc)
+                request = None
             if request is not None or time.monotonic() >= next_round:
                 hostname = request.get("hostname") if request else None
                 try:

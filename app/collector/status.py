@@ -1,15 +1,20 @@
 """The collector's health as the UI shows it: broker link, ingestion counters, lag.
 
 Kept in memory by the collector threads and published to the shared cache about once a
-second, so web processes (possibly other processes) can show a banner without touching
-the collector.
+second, so web processes (possibly other processes, on other machines) can show a banner
+without touching the collector. Each collector publishes under its own id, saying whether
+it leads (see leadership.py) and since when.
 """
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from typing import Any
+
+from ..store.outage import short_store_error
 
 log = logging.getLogger(__name__)
 
@@ -17,13 +22,19 @@ PUBLISH_SECONDS = 1.0
 
 
 class CollectorStatus:
-    def __init__(self, cache, broker: str):
+    def __init__(self, cache, broker: str, collector: str = "", leading: bool = True,
+                 leader_since: float | None = None):
         self._cache = cache
         self._lock = threading.Lock()
         self._published_at = 0.0
+        self._publish_failing = False
         self._state: dict[str, Any] = {
+            "collector": collector, "host": socket.gethostname(), "pid": os.getpid(),
+            "leading": leading, "leader_since": leader_since,
             "broker": broker, "broker_connected": False, "broker_error": None,
-            "store_error": None, "events": 0, "malformed": 0, "last_malformed": None,
+            "demo_error": None, "store_error": None, "store_down_since": None, "quarantined": 0,
+            "last_quarantined": None, "spooled": 0, "spool_bytes": 0, "spool_dropped": 0,
+            "events": 0, "malformed": 0, "last_malformed": None,
             "last_event_at": None, "lag": None, "backlog": 0, "started_at": time.time(),
         }
 
@@ -69,12 +80,36 @@ class CollectorStatus:
         self._update(backlog=messages)
 
     def store_failed(self, error: BaseException) -> None:
-        self._update(store_error=f"{type(error).__name__}: {error}")
+        """The store could not be reached: say so in one short line, with no SQL in it."""
+        with self._lock:
+            first = self._state["store_down_since"] is None
+            self._state["store_error"] = short_store_error(error)
+            if first:
+                self._state["store_down_since"] = time.time()
         self.publish_if_due(force=True)
 
     def store_ok(self) -> None:
         if self._state["store_error"] is not None:
-            self._update(store_error=None)
+            self._update(store_error=None, store_down_since=None)
+            self.publish_if_due(force=True)
+
+    def demo_failed(self, message: str) -> None:
+        """A demo worker died: the banner must say so instead of showing green."""
+        self._update(demo_error=message[:600])
+        self.publish_if_due(force=True)
+
+    def quarantined(self, count: int, reason: str) -> None:
+        with self._lock:
+            self._state["quarantined"] += count
+            self._state["last_quarantined"] = reason[:200]
+
+    def spool(self, messages: int, size: int, dropped: int) -> None:
+        """What waits in the on-disk spool (messages, bytes) and what it had to let go."""
+        self._update(spooled=messages, spool_bytes=size, spool_dropped=dropped)
+
+    def leadership(self, leading: bool, since: float | None) -> None:
+        self._update(leading=leading, leader_since=since)
+        self.publish_if_due(force=True)
 
     def publish_if_due(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -85,5 +120,9 @@ class CollectorStatus:
         state["updated_at"] = time.time()
         try:
             self._cache.put_collector_status(state)
-        except Exception:  # the cache is a convenience: never let it stop ingestion
-            log.exception("could not publish the collector status")
+        except Exception as exc:  # noqa: BLE001 — a convenience: never let it stop ingestion
+            if not self._publish_failing:  # once per outage, not every second
+                log.warning("could not publish the collector status: %s", short_store_error(exc))
+            self._publish_failing = True
+        else:
+            self._publish_failing = False

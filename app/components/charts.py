@@ -6,16 +6,19 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..series_frames import local_times
+from ..series.frames import local_times
+from .chart_style import CHART_LAYOUT
 
-_LAYOUT = {"margin": {"l": 40, "r": 40, "t": 30, "b": 30}, "height": 260, "template": "plotly_white",
-               "legend": {"orientation": "h", "y": -0.3}, "hovermode": "x unified"}
+_LAYOUT = {"margin": {"l": 40, "r": 40, "t": 30, "b": 30}, "height": 260,
+           **CHART_LAYOUT, "legend": {"orientation": "h", "y": -0.3},
+           "hovermode": "x unified"}
 
 
-def worker_load_figure(samples: pd.DataFrame, title: str, tz: ZoneInfo) -> go.Figure:
-    """Active tasks (bars) and 1-minute load average (line) of one worker over time."""
+def worker_load_figure(samples: pd.DataFrame, tz: ZoneInfo) -> go.Figure:
+    """Active tasks (bars) and 1-minute load average (line) of one worker over time; the
+    card around it names it."""
     figure = go.Figure(layout=_LAYOUT)
-    figure.update_layout(title={"text": title, "font": {"size": 13}},
+    figure.update_layout(margin={"l": 40, "r": 40, "t": 10, "b": 30},
                          yaxis={"title": "active tasks", "rangemode": "tozero"},
                          yaxis2={"title": "load 1m", "overlaying": "y", "side": "right",
                                      "rangemode": "tozero", "showgrid": False},

@@ -1,6 +1,6 @@
 """/explore's figures: the time series (zoomable, with a range slider) and the task name ×
-hour-of-day heatmap. Times are drawn in the browser's zone; every point carries its bucket's
-epoch start so a click can say exactly which bucket it was.
+hour-of-day heatmap. Times are drawn in the browser's zone (the page says which, once);
+every point carries its bucket's epoch start so a click can say exactly which bucket it was.
 """
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..series import Series
-from ..series_frames import local_times
+from ..series.build import Series
+from ..series.frames import local_times
+from .chart_style import CHART_LAYOUT
 
 PALETTE = ["#2f6fdd", "#1f8a4c", "#c62f2f", "#d08a1a", "#7b4fc9", "#0f8f99", "#b8458f",
            "#5b6b2f", "#8c5a3c", "#3c4f8c", "#8a8a8a"]
@@ -29,13 +30,17 @@ def series_figure(series: Series, tz: ZoneInfo, title: str) -> go.Figure:
     figure = go.Figure()
     figure.update_layout(
         # grouped: hover and click pick the one line under the pointer
-        template="plotly_white", height=420,
+        **CHART_LAYOUT, height=440,
         hovermode="closest" if series.spec.group else "x unified",
-        margin={"l": 50, "r": 20, "t": 40, "b": 20},
-        title={"text": text(title), "font": {"size": 14}},
-        legend={"orientation": "h", "y": -0.45},
+        # the legend sits above the plot, so below it the range slider and the axis title
+        # have the room they need
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        title={"text": text(title), "font": {"size": 14}, "x": 0, "xref": "paper",
+               "y": 0.98, "yref": "container", "yanchor": "top"},
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
         yaxis={"title": series.unit, "rangemode": "tozero"},
-        xaxis={"title": f"time ({tz.key})", "rangeslider": {"visible": True, "thickness": 0.08},
+        xaxis={"title": {"text": "time", "standoff": 6}, "automargin": True,
+               "rangeslider": {"visible": True, "thickness": 0.08},
                "range": local_times([series.start, series.end], tz)},
         uirevision=series.spec.to_query_string(),  # keep the zoom while refreshing the same view
     )
@@ -64,9 +69,9 @@ def heatmap_figure(frame: pd.DataFrame, ratio: bool, tz: ZoneInfo) -> go.Figure:
     figure = go.Figure()
     label = "failure ratio" if ratio else "tasks received"
     figure.update_layout(
-        template="plotly_white", height=max(220, 60 + 24 * len(frame)),
+        **CHART_LAYOUT, height=max(220, 60 + 24 * len(frame)),
         margin={"l": 220, "r": 20, "t": 40, "b": 40},
-        title={"text": f"{label.capitalize()} by task name and hour of day ({tz.key})",
+        title={"text": f"{label.capitalize()} by task name and local hour of day",
                "font": {"size": 14}},
         xaxis={"title": "hour of day", "dtick": 1, "range": [-0.5, 23.5]},
         yaxis={"autorange": "reversed", "type": "category"},

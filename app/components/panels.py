@@ -1,73 +1,90 @@
-"""Small read-only building blocks: fact lists, simple tables, task lists with links."""
+"""Read-only building blocks of the worker page: fact cards, the limits table, the grids of
+tasks and queues (each with the empty state shown instead of a blank grid)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import dash_ag_grid as dag
 from dash import html
 
-from .worker_table import TIME_FORMAT
+from .card import card
+from .empty_state import empty_state
+from .grid_defaults import GRID_CLASS, auto_height_options, col_def
+
+# Epoch seconds in the browser's zone, to the millisecond (a task started 0.2 s ago differs
+# from one started now); one format for started times and ETAs alike.
+MOMENT_FORMAT = ("params.value == null ? '' : "
+                 "d3.timeFormat('%Y-%m-%d %H:%M:%S.%L')(params.value * 1000)")
 
 
-def facts_list(facts: Iterable[tuple[str, str]], empty: str) -> html.Dl | html.P:
-    """A definition list of label → value text; `empty` when there is nothing to show."""
-    items = []
+def facts_card(title: str, facts: Iterable[tuple[str, str]], empty: str,
+               hint: str | None = None) -> html.Section | html.Div:
+    """Label → value rows on a card; the empty state when there is nothing to show."""
+    items: list[Any] = []
     for label, value in facts:
-        items += [html.Dt(label), html.Dd(value)]
-    return html.Dl(items, className="facts") if items else html.P(empty, className="empty-state")
+        items.append(html.Div([html.Dt(label), html.Dd(value)], className="fact"))
+    if not items:
+        return empty_state(empty, hint)
+    return card(html.Dl(items, className="facts facts-card"), title=title)
 
 
-def simple_table(columns: Sequence[str], rows: Iterable[Sequence], empty: str):
-    body = [html.Tr([html.Td(cell) for cell in row]) for row in rows]
-    if not body:
-        return html.P(empty, className="empty-state")
-    return html.Table([html.Thead(html.Tr([html.Th(column) for column in columns])),
-                       html.Tbody(body)], className="table")
+LIMIT_COLUMNS = (("name", "Task"), ("rate", "Rate limit"), ("soft", "Soft time limit"),
+                 ("hard", "Hard time limit"), ("processed", "Processed here"))
+
+
+def limits_table(rows: Sequence[Mapping[str, Any]]) -> html.Section | html.Div:
+    """Current limits per task; every cell is text."""
+    if not rows:
+        return empty_state("No registered task reported yet.",
+                           "The Inspector lists them after the worker answers its next round.")
+    body = [html.Tr([html.Td(str(row[key]), className=f"limit-{key}")
+                     for key, _ in LIMIT_COLUMNS]) for row in rows]
+    table = html.Table([html.Thead(html.Tr([html.Th(label) for _, label in LIMIT_COLUMNS])),
+                        html.Tbody(body)], className="table limits-table", id="worker-limits")
+    note = html.P("Rate limits as the worker reports them, changes included; time limits are "
+                  "the worker's defaults unless it reports a task's own.", className="muted")
+    return card([table, note], title="Current limits")
 
 
 TASK_COLUMNS = [
-    {"field": "id", "headerName": "Task id", "cellRenderer": "TaskLink", "minWidth": 290,
-     "flex": 2},
-    {"field": "name", "headerName": "Name", "minWidth": 160, "flex": 2},
-    {"field": "args", "headerName": "Args", "minWidth": 120, "flex": 2},
-    {"field": "kwargs", "headerName": "Kwargs", "minWidth": 120, "flex": 2},
-    {"field": "when", "headerName": "Started / ETA", "minWidth": 170, "flex": 1},
-    {"field": "pid", "headerName": "PID", "minWidth": 80, "flex": 1},
+    col_def(field="id", headerName="Task id", cellRenderer="TaskLink", minWidth=290, flex=2),
+    col_def(field="name", headerName="Name", minWidth=160, flex=2),
+    col_def(field="args", headerName="Args", minWidth=120, flex=2),
+    col_def(field="kwargs", headerName="Kwargs", minWidth=120, flex=2),
+    col_def(field="when", headerName="Started / ETA", minWidth=225, flex=1,
+            valueFormatter={"function": MOMENT_FORMAT}, cellClass="mono"),
+    col_def(field="pid", headerName="PID", minWidth=80, flex=1),
 ]
 
 
-def task_grid(grid_id: str, link_prefix: str) -> dag.AgGrid:
-    """Tasks listed by the Inspector; ids link to the task page. Rows are set by callbacks."""
+def task_list(title: str, grid_id: str, empty_id: str, link_prefix: str) -> html.Div:
+    """Tasks the Inspector listed; ids link to the task page. Rows are set by callbacks,
+    which also show `empty_id` (and hide the grid) when there are none."""
     columns = [dict(column) for column in TASK_COLUMNS]
     columns[0]["cellRendererParams"] = {"prefix": link_prefix}
-    columns[4]["valueFormatter"] = {
-        "function": f"typeof params.value === 'number' ? {TIME_FORMAT} : (params.value || '')"}
-    return dag.AgGrid(
-        id=grid_id, columnDefs=columns, rowData=[],
-        defaultColDef={"sortable": True, "filter": True, "resizable": True},
-        dashGridOptions={"domLayout": "autoHeight", "suppressNoRowsOverlay": True},
-        style={"width": "100%"},
-    )
+    grid = dag.AgGrid(id=grid_id, columnDefs=columns, rowData=[], className=GRID_CLASS,
+                      dashGridOptions=auto_height_options(), style={"width": "100%"})
+    return html.Div([html.H3(title),
+                     empty_state(f"No {title.lower()} tasks.", id=empty_id),
+                     html.Div(grid, id=f"{grid_id}-box")], className="task-list")
 
 
 QUEUE_COLUMNS = [
-    {"field": "name", "headerName": "Queue", "minWidth": 160, "flex": 2},
-    {"field": "exchange", "headerName": "Exchange", "minWidth": 120, "flex": 1},
-    {"field": "exchange_type", "headerName": "Type", "minWidth": 90, "flex": 1},
-    {"field": "routing_key", "headerName": "Routing key", "minWidth": 120, "flex": 1},
-    {"field": "durable", "headerName": "Durable", "minWidth": 90, "flex": 1},
-    {"field": "auto_delete", "headerName": "Auto-delete", "minWidth": 100, "flex": 1},
-    {"field": "name", "colId": "cancel", "headerName": "", "minWidth": 150, "flex": 1,
-     "cellRenderer": "RowActionButton", "cellRendererParams": {"label": "Cancel consumer"},
-     "sortable": False, "filter": False},
+    col_def(field="name", headerName="Queue", minWidth=160, flex=2),
+    col_def(field="exchange", headerName="Exchange", minWidth=120, flex=1),
+    col_def(field="exchange_type", headerName="Type", minWidth=90, flex=1),
+    col_def(field="routing_key", headerName="Routing key", minWidth=120, flex=1),
+    col_def(field="durable", headerName="Durable", minWidth=90, flex=1),
+    col_def(field="auto_delete", headerName="Auto-delete", minWidth=100, flex=1),
+    col_def(field="name", colId="cancel", headerName="", minWidth=150, flex=1,
+            cellRenderer="RowActionButton", cellRendererParams={"label": "Cancel consumer"},
+            sortable=False),
 ]
 
 
 def queue_grid(grid_id: str) -> dag.AgGrid:
     """Active queues; each row's button sets the grid's cellRendererData to the queue name."""
-    return dag.AgGrid(
-        id=grid_id, columnDefs=QUEUE_COLUMNS, rowData=[], getRowId="params.data.name",
-        defaultColDef={"sortable": True, "resizable": True},
-        dashGridOptions={"domLayout": "autoHeight", "suppressNoRowsOverlay": True},
-        style={"width": "100%"},
-    )
+    return dag.AgGrid(id=grid_id, columnDefs=QUEUE_COLUMNS, rowData=[],
+                      getRowId="params.data.name", className=GRID_CLASS,
+                      dashGridOptions=auto_height_options(), style={"width": "100%"})

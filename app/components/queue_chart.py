@@ -1,4 +1,5 @@
-"""The queue depth chart: messages ready per queue over time, one line each."""
+"""The queue charts: messages ready, or the oldest message's wait, per queue over time, one
+line each."""
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
@@ -6,22 +7,29 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..series_frames import local_times
+from ..series.frames import local_times
+from .chart_style import CHART_LAYOUT
 from .explore_charts import text
 
-_LAYOUT = {"margin": {"l": 50, "r": 30, "t": 30, "b": 30}, "height": 300,
-           "template": "plotly_white", "legend": {"orientation": "h", "y": -0.25},
-           "hovermode": "x unified", "showlegend": True}
+# the legend above the plot, so the time axis and its title keep the room below
+_LAYOUT = {"margin": {"l": 60, "r": 30, "t": 60, "b": 50}, "height": 320,
+           **CHART_LAYOUT, "hovermode": "x unified", "showlegend": True,
+           "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02,
+                      "yanchor": "bottom"}}
 
 
-def queue_depth_figure(frame: pd.DataFrame, title: str, empty_text: str,
-                       since: float, until: float, tz: ZoneInfo) -> go.Figure:
-    """`frame` has queue, timestamp and messages columns; unknown depths break the line.
-    The time axis spans the whole window (epoch seconds), however few the samples."""
+AXIS_TITLES = {"messages": "messages ready", "latency_seconds": "oldest message's wait (s)"}
+
+
+def queue_figure(frame: pd.DataFrame, column: str, title: str, empty_text: str,
+                 since: float, until: float, tz: ZoneInfo) -> go.Figure:
+    """`frame` has queue, timestamp and the `column` charted (messages, latency_seconds);
+    unknown values break the line. The time axis spans the whole window (epoch seconds),
+    however few the samples, in the browser's zone (the page says which)."""
     figure = go.Figure(layout=_LAYOUT)
-    figure.update_layout(title={"text": title, "font": {"size": 13}},
-                         yaxis={"title": "messages ready", "rangemode": "tozero"},
-                         xaxis={"title": f"time ({tz.key})",
+    figure.update_layout(title={"text": title, "font": {"size": 13}, "x": 0, "xref": "paper"},
+                         yaxis={"title": AXIS_TITLES[column], "rangemode": "tozero"},
+                         xaxis={"title": "time", "automargin": True,
                                 "range": local_times([since, until], tz)})
     if frame.empty:
         figure.add_annotation(text=empty_text, showarrow=False, xref="paper", yref="paper",
@@ -29,7 +37,9 @@ def queue_depth_figure(frame: pd.DataFrame, title: str, empty_text: str,
         return figure
     for queue, samples in frame.groupby("queue", sort=True):
         # plain lists: no typed-array encoding in the page's JSON; None leaves a gap
-        messages = [None if pd.isna(value) else int(value) for value in samples["messages"]]
-        figure.add_scatter(x=local_times(samples["timestamp"], tz), y=messages, name=text(queue),
+        values = [None if pd.isna(value) else (int(value) if column == "messages" else
+                                               round(float(value), 3))
+                  for value in samples[column]]
+        figure.add_scatter(x=local_times(samples["timestamp"], tz), y=values, name=text(queue),
                            mode="lines+markers", marker={"size": 4}, connectgaps=False)
     return figure

@@ -7,14 +7,17 @@ callback rewrites in the browser's time zone; until then (or without JavaScript)
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from dash import MATCH, Input, Output, clientside_callback, dcc, html
+from dash.dependencies import Wildcard
+from dash.development.base_component import Component
 
-from .. import task_detail as detail
+from ..tasks import detail
+from .empty_state import empty_state
+from .pill import status_pill
 
 MAX_CHILDREN = 1000  # HistoryStore.children's default limit
 
@@ -23,7 +26,7 @@ class ids:
     """Pattern-matching ids: one per time shown, keyed by what the time is."""
 
     @staticmethod
-    def local_time(key: str) -> dict[str, str]:
+    def local_time(key: str | Wildcard) -> dict[str, str | Wildcard]:
         return {"type": "task-local-time", "index": key}
 
 
@@ -41,9 +44,12 @@ def task_link(prefix: str, uuid: str) -> dcc.Link:
 
 
 def state_badge(state: str | None) -> html.Span:
-    text = state or "UNKNOWN"
-    tone = re.sub(r"[^a-z0-9]+", "-", text.lower())
-    return html.Span(text, className=f"badge task-state state-{tone}")
+    """The state's pill; a custom state (PROGRESS) is neutral."""
+    return status_pill(state or "UNKNOWN")
+
+
+def not_seen_pill() -> html.Span:
+    return status_pill("not seen", "muted")
 
 
 def local_time(key: str, epoch: float | None) -> html.Time | html.Span:
@@ -77,9 +83,18 @@ def header(row: Mapping[str, Any]) -> list:
             html.Span(_text_or_dash(row.get("name")), className="task-name")]
 
 
-def facts(row: Mapping[str, Any], prefix: str) -> html.Section:
-    """Every field of the row that is not a payload or a lifecycle time."""
+def _links(prefix: str, uuids: Sequence[str]) -> Any:
+    if not uuids:
+        return "–"
+    return html.Span([task_link(prefix, uuid) for uuid in uuids], className="task-links")
+
+
+def facts(row: Mapping[str, Any], prefix: str,
+          links: tuple[str | None, Sequence[str]] = (None, ())) -> html.Section:
+    """Every field of the row that is not a payload or a lifecycle time; `links` are the
+    task this one retries and the tasks that retry it (bulk/links.py)."""
     uuid, worker = row["uuid"], row.get("worker")
+    retry_of, retried_as = links
     parent, root = row.get("parent_id"), row.get("root_id")
     root_view = ("this task" if root == uuid else task_link(prefix, root)) if root else "–"
     return html.Section([
@@ -99,6 +114,8 @@ def facts(row: Mapping[str, Any], prefix: str) -> html.Section:
             ("Expires", _date_text("expires", row.get("expires"))),
             ("Parent", task_link(prefix, parent) if parent else "–"),
             ("Root", root_view),
+            ("Retry of", task_link(prefix, retry_of) if retry_of else "–"),
+            ("Retried as", _links(prefix, retried_as)),
             ("Last event", local_time("timestamp", row.get("timestamp"))),
             ("Runtime", detail.human_duration(row.get("runtime"))),
         ]),
@@ -110,8 +127,12 @@ _STEP_LABELS = {"sent": "Sent", "received": "Received", "started": "Started",
                 "revoked": "Revoked", "rejected": "Rejected"}
 
 
+_PHASE_BAR_LABEL: dict[str, Any] = {"aria-label": "queued, waiting and running time"}
+
+
 def timeline(steps: Sequence[detail.Step], spans: detail.Durations) -> html.Section:
     """The steps in time order, with the time since the first, then the durations."""
+    items: Component
     if steps:
         items = html.Ol([
             html.Li([html.Span(_STEP_LABELS.get(step.name, step.name), className="step-name"),
@@ -130,8 +151,7 @@ def timeline(steps: Sequence[detail.Step], spans: detail.Durations) -> html.Sect
         html.H2("Lifecycle"),
         html.P("Times in your browser's time zone; hover one for UTC.", className="muted"),
         items,
-        html.Div(bar, className="phase-bar", role="img",
-                 **{"aria-label": "queued, waiting and running time"}) if bar else None,
+        html.Div(bar, className="phase-bar", role="img", **_PHASE_BAR_LABEL) if bar else None,
         html.Dl([html.Dt("Queued"), html.Dd(detail.human_duration(spans.queued), id="task-queued"),
                  html.Dt("Waiting"), html.Dd(detail.human_duration(spans.wait), id="task-wait"),
                  html.Dt("Running"), html.Dd(detail.human_duration(spans.run), id="task-run"),
@@ -143,6 +163,7 @@ def timeline(steps: Sequence[detail.Step], spans: detail.Durations) -> html.Sect
 
 
 def _payload(title: str, key: str, text: str | None) -> html.Div:
+    body: Component
     if text is None:
         body = html.P("not reported", className="muted")
     else:
@@ -173,6 +194,7 @@ def error(row: Mapping[str, Any]) -> html.Section | None:
 
 
 def children(rows: Sequence[Mapping[str, Any]], prefix: str) -> html.Section:
+    listing: Component
     if rows:
         listing = html.Ul([
             html.Li([task_link(prefix, child["uuid"]),
@@ -187,10 +209,10 @@ def children(rows: Sequence[Mapping[str, Any]], prefix: str) -> html.Section:
 
 
 def details(row: Mapping[str, Any], child_rows: Sequence[Mapping[str, Any]],
-            prefix: str) -> list:
+            prefix: str, links: tuple[str | None, Sequence[str]] = (None, ())) -> list:
     """The whole body for a task the store knows."""
     return [
-        html.Div([facts(row, prefix),
+        html.Div([facts(row, prefix, links),
                   timeline(detail.timeline(row), detail.durations(row))], className="task-grid"),
         error(row),
         payloads(row),
@@ -201,13 +223,11 @@ def details(row: Mapping[str, Any], child_rows: Sequence[Mapping[str, Any]],
 def not_seen(uuid: str, child_rows: Sequence[Mapping[str, Any]], prefix: str) -> list:
     """The page for an id the collector has no event for: not an error, it may come."""
     return [
-        html.Div([
-            html.H2("Task not seen"),
-            html.P(["The collector has not seen a task with id ", html.Code(uuid or "(empty)"),
-                    (". It shows up here as soon as a client or worker reports an event for "
-                     "it; this page keeps looking.")]),
-            dcc.Link("Back to the dashboard", href=prefix, className="worker-link"),
-        ], id="task-not-seen", className="empty-state not-seen"),
+        empty_state("Task not seen", [
+            "The collector has not seen a task with id ", html.Code(uuid or "(empty)"),
+            (". It shows up here as soon as a client or worker reports an event for it; this "
+             "page keeps looking. "),
+            dcc.Link("Back to the dashboard", href=prefix)], id="task-not-seen"),
         children(child_rows, prefix) if child_rows else None,
     ]
 

@@ -1,23 +1,28 @@
 """`/explore`: how the cluster behaved over any window, and why: throughput, failures,
 latency, in-flight tasks and worker load over time, by task name, worker or queue.
 
-The chart's spec lives in the URL (bookmarkable). Zooming re-queries the zoomed window at
-a finer bucket; clicking a point opens the task grid filtered to that bucket and group.
+The chart's spec lives in the URL (bookmarkable); a link naming no window opens on one that
+fits the stored tasks. Times are the browser's zone's, shown and typed. Zooming re-queries
+the zoomed window at a finer bucket and a double-click goes back to the window chosen
+before; clicking a point (a single click) opens the task grid filtered to that bucket and
+group.
 """
 from __future__ import annotations
 
 import time
 
 import dash
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from ..components.card import card
 from ..components.explore_charts import heatmap_figure, series_figure
+from ..components.page_header import page_header
 from ..components.refresh import BROWSER_TZ as TZ
 from ..components.refresh import INTERVAL
-from ..series import build_heatmap, build_series, point_link
-from ..series_frames import epoch_from_local, zone
-from ..series_spec import (
+from ..series.build import build_heatmap, build_series, point_link
+from ..series.frames import zone
+from ..series.spec import (
     BUCKETS,
     GROUPS,
     MAX_TOP,
@@ -27,9 +32,19 @@ from ..series_spec import (
     SeriesSpec,
     parse_spec,
 )
+from ..series.view import (
+    WINDOW_CONTROLS,
+    bucket_label,
+    chart_title,
+    controls_to_params,
+    due,
+    first_received,
+    fitting_window,
+    window_controls,
+)
 from ..services import current
-from ..store import task_queries
-from ..worker_detail import known_queue_names
+from ..tasks import queries as task_queries
+from ..workers.detail import known_queue_names
 
 dash.register_page(__name__, path="/explore", name="Explore", title="Explore · celery-scope",
                    order=2)
@@ -40,6 +55,10 @@ RENDERED, HEATMAP_AT = "explore-rendered", "explore-heatmap-at"  # epoch of the 
 REDRAW_CHART, REDRAW_HEATMAP = "explore-redraw-chart", "explore-redraw-heatmap"
 HEATMAP_REFRESH_SECONDS = 60  # hours of day fill slowly
 NAVIGATE = "explore-navigate"
+CLICKED = "explore-clicked"  # a single click on a point (a double-click's clicks are not)
+WATCH = "explore-watch"  # the (empty) output of the clientside watch on mouse presses
+CHOSEN = "explore-chosen"  # the window controls as chosen before zooming
+ZONE_NOTE = "explore-zone"
 PROBLEM, INFO, DOWNLOAD = "explore-problem", "explore-info", "explore-download"
 CHART, HEATMAP, HEATMAP_KIND = "explore-chart", "explore-heatmap", "explore-heatmap-kind"
 METRIC, GROUP, STAT, UNIT, TOP = ("explore-metric", "explore-group", "explore-stat",
@@ -49,37 +68,24 @@ NAME, WORKER, QUEUE, STATE_FILTER = ("explore-name", "explore-worker", "explore-
 RANGE, SINCE, UNTIL, BUCKET = "explore-range", "explore-since", "explore-until", "explore-bucket"
 _CONTROLS = [METRIC, GROUP, STAT, UNIT, TOP, NAME, WORKER, QUEUE, STATE_FILTER, RANGE, SINCE,
              UNTIL, BUCKET]
+_WINDOW_IDS = dict(zip(WINDOW_CONTROLS, (RANGE, SINCE, UNTIL, BUCKET)))
 RANGE_OPTIONS = [{"label": label, "value": value} for label, value in
                  [("15 min", "15m"), ("1 h", "1h"), ("6 h", "6h"), ("24 h", "24h"),
                   ("7 d", "7d"), ("30 d", "30d"), ("custom", "custom")]]
 STATES = ["SUCCESS", "FAILURE", "RETRY", "REVOKED", "REJECTED", "STARTED", "RECEIVED"]
-
-
-def bucket_label(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
-
-
 BUCKET_OPTIONS = [{"label": "auto", "value": "auto"}] + [
     {"label": bucket_label(size), "value": str(size)} for size in BUCKETS]
 
 
-def controls_to_params(metric, group, stat, unit, top, names, workers, queues, states, quick,
-                       since, until, bucket) -> dict[str, str]:
-    """The control panel's values as query parameters (empty ones left out)."""
-    custom = quick == "custom"
-    params = {"metric": metric, "group": group, "stat": stat, "unit": unit, "top": top,
-              "name": ",".join(names or []), "worker": ",".join(workers or []),
-              "queue": ",".join(queues or []), "state": ",".join(states or []),
-              "range": None if custom else quick, "since": since if custom else None,
-              "until": until if custom else None,
-              "bucket": None if bucket in (None, "auto") else bucket}
-    return {key: str(value) for key, value in params.items() if value not in (None, "")}
+def field_id(control_id: str) -> str:
+    """The id of the labelled field around a control (one rule, used where it is drawn
+    and where it is shown or hidden)."""
+    return f"{control_id}-field"
 
 
 def _initial(query: dict) -> tuple[SeriesSpec, str]:
+    if not (query.get("range") or query.get("since")):
+        query = {**query, **fitting_window(first_received(current().store.engine), time.time())}
     try:
         return parse_spec(query, strict=False), ""
     except FilterError as exc:
@@ -88,13 +94,7 @@ def _initial(query: dict) -> tuple[SeriesSpec, str]:
 
 def _field(label: str, control, hidden: bool = False) -> html.Div:
     return html.Div([html.Label(label, htmlFor=control.id, className="field-label"), control],
-                    className="field", id=f"{control.id}-field", hidden=hidden)
-
-
-def _utc_text(moment: float | None) -> str:
-    if moment is None:
-        return ""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment))
+                    className="field", id=field_id(control.id), hidden=hidden)
 
 
 def layout(**query):
@@ -102,6 +102,8 @@ def layout(**query):
     engine = current().store.engine
     prefix = dash.get_app().config.requests_pathname_prefix
     metric_options = [{"label": metric.label, "value": key} for key, metric in METRICS.items()]
+    download = html.A("Download CSV", id=DOWNLOAD, className="button", download="series.csv",
+                      href=f"{prefix}api/series.csv?{spec.to_query_string()}")
     return html.Div([
         dcc.Store(id=SPEC, data=spec.to_params()),
         dcc.Store(id=URL_SYNC),
@@ -109,7 +111,13 @@ def layout(**query):
         dcc.Store(id=HEATMAP_AT),
         dcc.Store(id=REDRAW_CHART),
         dcc.Store(id=REDRAW_HEATMAP),
+        dcc.Store(id=CLICKED),
+        dcc.Store(id=WATCH),
+        dcc.Store(id=CHOSEN),
         dcc.Location(id=NAVIGATE, refresh="callback-nav"),
+        page_header("Explore", meta=[html.Span(id=ZONE_NOTE),
+                                     html.Span(id=INFO, role="status", className="chart-info")],
+                    actions=[download]),
         html.Fieldset([
             _field("Metric", dcc.Dropdown(id=METRIC, options=metric_options, value=spec.metric,
                                           clearable=False, className="wide-dropdown")),
@@ -138,31 +146,34 @@ def layout(**query):
         html.Fieldset([
             _field("Range", dcc.RadioItems(id=RANGE, options=RANGE_OPTIONS, inline=True,
                                            value=spec.range or "custom", className="radio")),
-            _field("From (UTC)", dcc.Input(id=SINCE, type="text", debounce=True,
-                                           value=_utc_text(spec.since), className="input",
-                                           placeholder="2026-01-31T08:00 or epoch")),
-            _field("To (UTC)", dcc.Input(id=UNTIL, type="text", debounce=True,
-                                         value=_utc_text(spec.until), className="input",
-                                         placeholder="empty: now")),
+            # filled in the browser's zone once it is known (see _window)
+            _field("From", dcc.Input(id=SINCE, type="text", debounce=True, value="",
+                                     className="input",
+                                     placeholder="2026-01-31 08:00, epoch, or 2h ago")),
+            _field("To", dcc.Input(id=UNTIL, type="text", debounce=True, value="",
+                                   className="input", placeholder="empty: now")),
             _field("Bucket", dcc.Dropdown(id=BUCKET, options=BUCKET_OPTIONS, clearable=False,
                                           value=str(spec.bucket) if spec.bucket else "auto")),
-            html.A("Download CSV", id=DOWNLOAD, className="button", download="series.csv",
-                   href=f"{prefix}api/series.csv?{spec.to_query_string()}"),
-        ], className="plain filters"),
+        ], className="plain filters explore-window"),
         html.P(problem, id=PROBLEM, className="banner banner-error", hidden=not problem),
-        html.P(id=INFO, role="status", className="muted chart-info"),
+        # a double-click autoscales (rather than Plotly's reset to the drawn range), which
+        # _window reads as going back to the window chosen before zooming
         dcc.Loading(dcc.Graph(id=CHART, className="chart explore-chart",
-                              config={"displaylogo": False}), type="dot", delay_show=300,
-                    overlay_style={"visibility": "visible", "opacity": 0.6}),
-        html.P("Drag across the chart to zoom: the zoomed window is fetched again in finer "
-               "buckets. Click a point to see its tasks.", className="muted"),
-        dcc.RadioItems(id=HEATMAP_KIND, value="received", inline=True, className="radio",
-                       options=[{"label": "tasks received", "value": "received"},
-                                {"label": "failure ratio", "value": "ratio"}]),
-        dcc.Loading(dcc.Graph(id=HEATMAP, className="chart", config={"displaylogo": False}),
+                              config={"displaylogo": False, "doubleClick": "autosize"}),
                     type="dot", delay_show=300,
                     overlay_style={"visibility": "visible", "opacity": 0.6}),
-    ], className="page")
+        html.P("Drag across the chart to zoom: the zoomed window is fetched again in finer "
+               "buckets; double-click to go back. Click a point to see its tasks.",
+               className="muted"),
+        card([
+            dcc.RadioItems(id=HEATMAP_KIND, value="received", inline=True, className="radio",
+                           options=[{"label": "tasks received", "value": "received"},
+                                    {"label": "failure ratio", "value": "ratio"}]),
+            dcc.Loading(dcc.Graph(id=HEATMAP, config={"displaylogo": False}),
+                        type="dot", delay_show=300,
+                        overlay_style={"visibility": "visible", "opacity": 0.6}),
+        ], title="By task name and hour of day"),
+    ], className="page explore-page")
 
 
 def _group_options(metric: str) -> list[dict]:
@@ -177,7 +188,7 @@ def _metric_groups(metric, group):
     return options, group if group in [option["value"] for option in options] else None
 
 
-@callback(Output(f"{STAT}-field", "hidden"), Output(f"{UNIT}-field", "hidden"),
+@callback(Output(field_id(STAT), "hidden"), Output(field_id(UNIT), "hidden"),
           Input(METRIC, "value"), Input(GROUP, "value"))
 def _metric_controls(metric, group):
     """The statistic picker serves grouped percentiles; the unit serves counts."""
@@ -185,49 +196,46 @@ def _metric_controls(metric, group):
     return not (kind == "percentiles" and group), kind != "count"
 
 
-@callback(Output(RANGE, "value"), Output(SINCE, "value"), Output(UNTIL, "value"),
-          Output(BUCKET, "value"), Input(CHART, "relayoutData"), State(TZ, "data"),
-          State(SPEC, "data"), prevent_initial_call=True)
-def _zoom(relayout, tz_name, params):
-    """A zoom (drag or range slider) becomes a custom window with an automatic bucket."""
-    window = zoomed_window(relayout or {}, zone(tz_name), parse_spec(params or {}))
-    if window is None:
+_TRIGGERS = {CHART: "chart", TZ: "tz", RANGE: "range", SINCE: "since", UNTIL: "until",
+             BUCKET: "bucket"}
+
+
+@callback(*[Output(_WINDOW_IDS[key], "value") for key in WINDOW_CONTROLS],
+          Output(CHOSEN, "data"), Input(CHART, "relayoutData"), Input(TZ, "data"),
+          *[Input(_WINDOW_IDS[key], "value") for key in WINDOW_CONTROLS],
+          State(CHOSEN, "data"), State(SPEC, "data"))
+def _window(relayout, tz_name, quick, since, until, bucket, chosen, params):
+    """The window controls follow the zone, typed times, zooms and double-clicks (the
+    rules are series.view.window_controls)."""
+    controls = {"range": quick, "since": since, "until": until, "bucket": bucket}
+    changes = window_controls(_TRIGGERS.get(ctx.triggered_id), controls, chosen, relayout,
+                              parse_spec(params or {}), zone(tz_name), time.time())
+    if not changes:
         raise PreventUpdate
-    return "custom", _utc_text(window[0]), _utc_text(window[1] + 1), "auto"
+    return (*[changes.get(key, no_update) for key in WINDOW_CONTROLS],
+            changes["chosen"] if "chosen" in changes else no_update)
 
 
-def zoomed_window(relayout: dict, tz, spec: SeriesSpec) -> tuple[float, float] | None:
-    """The window a chart's relayout event asks for, or None when it asks for none: an
-    autoscale, a legend click, or Plotly reporting the range it was drawn with. A zoom
-    always narrows the window; anything as wide is not one."""
-    bounds = relayout.get("xaxis.range") or [relayout.get("xaxis.range[0]"),
-                                            relayout.get("xaxis.range[1]")]
-    if not all(bounds):
-        return None
-    start, end = (epoch_from_local(str(bound), tz) for bound in bounds)
-    shown_start, shown_end = spec.window()
-    if end - start >= 0.95 * (shown_end - shown_start):
-        return None
-    return start, end
+@callback(Output(ZONE_NOTE, "children"), Input(TZ, "data"))
+def _zone_note(tz_name):
+    return f"Times in {zone(tz_name).key} (this browser's zone)"
 
 
 @callback(Output(SPEC, "data"), Output(PROBLEM, "children"), Output(PROBLEM, "hidden"),
           Output(DOWNLOAD, "href"), *[Input(control, "value") for control in _CONTROLS],
-          prevent_initial_call=True)
+          State(TZ, "data"), State(SPEC, "data"), prevent_initial_call=True)
 def _apply(*values):
-    params = controls_to_params(*values)
+    *controls, tz_name, shown = values
+    params = controls_to_params(*controls, tz=zone(tz_name))
     try:
         spec = parse_spec(params)
     except FilterError as exc:
         return no_update, f"Not applied: {exc}", False, no_update
     prefix = dash.get_app().config.requests_pathname_prefix
-    return spec.to_params(), "", True, f"{prefix}api/series.csv?{spec.to_query_string()}"
-
-
-def due(spec: SeriesSpec, drawn_at: float | None, now: float, every: float) -> bool:
-    """Whether a refresh tick should redraw: a fixed window never changes; a sliding one
-    is redrawn once `every` seconds have passed since it was last drawn."""
-    return bool(spec.range) and (drawn_at is None or now - drawn_at >= every)
+    href = f"{prefix}api/series.csv?{spec.to_query_string()}"
+    # the controls refilled with what they showed (the zone arriving) change nothing
+    same = spec.to_params() == parse_spec(shown or {}).to_params()
+    return no_update if same else spec.to_params(), "", True, href
 
 
 # The clock's ticks go through this callback, never straight into the drawing ones: a
@@ -251,11 +259,10 @@ def _render(params, tz_name, _redraw):
     began = time.perf_counter()
     series = build_series(current().store.engine, spec)
     seconds = time.perf_counter() - began
-    title = spec.definition.label + (f" by {GROUPS[spec.group].lower()}" if spec.group else "")
     points = len(series.frame)
     info = (f"{bucket_label(series.bucket)} buckets · {points} points · "
             f"answered in {seconds * 1000:.0f} ms")
-    return series_figure(series, tz, title), info, time.time()
+    return series_figure(series, tz, chart_title(spec, series.bucket)), info, time.time()
 
 
 @callback(Output(HEATMAP, "figure"), Output(HEATMAP_AT, "data"), Input(SPEC, "data"),
@@ -267,7 +274,37 @@ def _heatmap(params, tz_name, kind, _redraw):
     return heatmap_figure(frame, kind == "ratio", tz), time.time()
 
 
-@callback(Output(NAVIGATE, "href"), Input(CHART, "clickData"), State(SPEC, "data"),
+# Plotly reports both clicks of a double-click as clicks, and Dash hands the first one over
+# a few hundred ms late: a click counts when, 400 ms after it arrives, the last presses of
+# the mouse held no two within 400 ms of each other. Presses are watched on the document
+# (Plotly's own double-click event is lost when the chart is redrawn).
+clientside_callback(
+    """function (_figure) {
+        if (!window.explorePresses) {
+            window.explorePresses = [];
+            document.addEventListener('mousedown', () => {
+                const now = Date.now();
+                window.explorePresses = window.explorePresses.filter(t => now - t < 2000)
+                    .concat(now);
+            }, true);
+        }
+        return window.dash_clientside.no_update;
+    }""",
+    Output(WATCH, "data"), Input(CHART, "figure"),
+)
+clientside_callback(
+    """async function (click) {
+        await new Promise(resolve => setTimeout(resolve, 400));
+        const now = Date.now();
+        const presses = (window.explorePresses || []).filter(t => now - t < 1500);
+        const double = presses.some((t, i) => i > 0 && t - presses[i - 1] < 400);
+        return double ? window.dash_clientside.no_update : click;
+    }""",
+    Output(CLICKED, "data"), Input(CHART, "clickData"), prevent_initial_call=True,
+)
+
+
+@callback(Output(NAVIGATE, "href"), Input(CLICKED, "data"), State(SPEC, "data"),
           prevent_initial_call=True)
 def _open_point(click, params):
     points = (click or {}).get("points") or []

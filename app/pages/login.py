@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 import dash
 from dash import dcc, html
 
-from ..auth import current_user, login_message
+from ..auth.roles import current_user
+from ..auth.sign_in import login_message
 from ..services import current
 
 dash.register_page(__name__, path="/login", name="Sign in", title="Sign in · celery-scope",
@@ -38,7 +39,7 @@ def provider_button(provider: str | None, prefix: str, target: str) -> list:
     """A plain link: the start route redirects to the provider with a fresh state."""
     if not provider:
         return []
-    from ..oauth import LABELS
+    from ..auth.oauth import LABELS
     return [html.A(f"Sign in with {LABELS[provider]}", id="login-oauth",
                    href=f"{prefix}auth/oauth/start?{urlencode({'next': target})}",
                    className="button primary")]

@@ -1,16 +1,39 @@
-"""diskcache wrappers: Inspector snapshots with their times, the collector's status, and
-requests for an Inspector round, shared by every process that opens the same directory."""
+"""diskcache wrappers: Inspector snapshots with their times, the collector's status, the
+metric snapshot and requests for an Inspector round, shared by every process that opens
+the same directory: the single-machine default (a SQLite store). With a shared store,
+store/shared_state.py keeps the same things in the store instead (`open_cache` decides)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import diskcache
 
+STATUS_STALE_SECONDS = 10.0  # the collector publishes every second; this much silence: none runs
 _STATUS_KEY = "collector-status"
 _INSPECT_REQUEST_KEY = "inspect-request"
 _WORKER_PREFIX = "inspect:"
+_METRICS_KEY = "metrics-snapshot"
+
+
+class Cache(Protocol):
+    """What pages and the collector use: SnapshotCache here, or shared_state.StoreCache."""
+
+    directory: str
+
+    def close(self) -> None: ...
+    def merge_inspection(self, method: str, replies: dict[str, Any], at: float) -> None: ...
+    def worker_snapshot(self, hostname: str) -> dict[str, Any]: ...
+    def inspected_workers(self) -> list[str]: ...
+    def request_inspection(self, hostname: str | None = None) -> None: ...
+    def take_inspection_request(self) -> dict[str, Any] | None: ...
+    def put_collector_status(self, status: dict[str, Any]) -> None: ...
+    def collector_status(self) -> dict[str, Any] | None: ...
+    def collectors(self) -> list[dict[str, Any]]: ...
+    def put_metrics(self, snapshot: dict[str, Any]) -> None: ...
+    def latest_metrics(self) -> dict[str, Any] | None: ...
 
 
 class SnapshotCache:
@@ -34,7 +57,8 @@ class SnapshotCache:
                 self._cache.set(key, snapshot)
 
     def worker_snapshot(self, hostname: str) -> dict[str, Any]:
-        """{method: {"reply": ..., "at": epoch seconds}} for one worker; empty if never inspected."""
+        """{method: {"reply": ..., "at": epoch seconds}} for one worker; empty if never
+        inspected."""
         return self._cache.get(_WORKER_PREFIX + hostname) or {}
 
     def inspected_workers(self) -> list[str]:
@@ -57,3 +81,23 @@ class SnapshotCache:
 
     def collector_status(self) -> dict[str, Any] | None:
         return self._cache.get(_STATUS_KEY)
+
+    def collectors(self) -> list[dict[str, Any]]:
+        """Every collector's last status: here the one collector of this machine."""
+        status = self.collector_status()
+        return [status] if status else []
+
+    # -- the metric snapshot (see collector/metric_snapshots.py) ------------------------
+
+    def put_metrics(self, snapshot: dict[str, Any]) -> None:
+        self._cache.set(_METRICS_KEY, snapshot)
+
+    def latest_metrics(self) -> dict[str, Any] | None:
+        return self._cache.get(_METRICS_KEY)
+
+
+def is_live(status: Mapping[str, Any] | None, now: float) -> bool:
+    """Whether a running collector wrote this status (a stopped one leaves its last behind)."""
+    if not status:
+        return False
+    return now - (status.get("updated_at") or 0.0) <= STATUS_STALE_SECONDS

@@ -5,24 +5,29 @@ Python (see merge.py) and writes them back in one transaction. Pages and the API
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, and_, create_engine, event, func, select
+from sqlalchemy import Integer, and_, bindparam, create_engine, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.sql import ColumnElement
 
+from .fingerprint import fingerprint
 from .schema import (
     RETIRED_INDEXES,
     TASK_COLUMNS,
     metadata,
+    quarantine,
     queue_samples,
     tasks,
     worker_samples,
     workers,
 )
+from .search_index import stop_search_index
 
 _SELECT_CHUNK = 500  # ids per IN (...) query
 
@@ -34,7 +39,8 @@ class StoreError(RuntimeError):
 def _enable_sqlite_wal(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: a process crash loses no committed transaction
+    # WAL: a process crash loses no committed transaction
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")  # milliseconds
     # Long reads (exports, searches) keep the WAL from being recycled, so it grows; once a
     # checkpoint completes, cut it back to 64 MiB instead of keeping its high-water size.
@@ -53,19 +59,62 @@ def open_engine(url: str) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed)
         event.listen(engine, "connect", _enable_sqlite_wal)
-    else:
-        engine = create_engine(parsed, pool_pre_ping=True)
+    else:  # a host that does not answer is an outage after 5 s, not a request hung for minutes
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     try:
         metadata.create_all(engine)
         with engine.begin() as connection:
             for name in RETIRED_INDEXES:
                 connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+            if engine.dialect.name == "postgresql":
+                _widen_text_columns(connection)
+            if "issue" in _add_new_columns(connection, tasks):
+                _fill_issues(connection)
+            _add_new_columns(connection, queue_samples)
         for table in metadata.sorted_tables:  # indexes added since the store was created
             for index in table.indexes:
                 index.create(engine, checkfirst=True)
     except OperationalError as exc:
         raise StoreError(f"cannot open the store {parsed.render_as_string()}: {exc.orig}") from None
     return engine
+
+
+def _widen_text_columns(connection) -> None:
+    """Stores made before text columns lost their length (a 64-character task id, a
+    255-character name) are widened to the schema's unbounded varchar; PostgreSQL does
+    this without rewriting the table."""
+    bounded = connection.exec_driver_sql(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND data_type = 'character varying' "
+        "AND character_maximum_length IS NOT NULL").all()
+    for table_name, column_name in bounded:
+        table = metadata.tables.get(table_name)
+        if table is None or column_name not in table.c:
+            continue
+        if getattr(table.c[column_name].type, "length", None) is None:
+            connection.exec_driver_sql(
+                f'ALTER TABLE "{table_name}" ALTER COLUMN "{column_name}" TYPE varchar')
+
+
+def _add_new_columns(connection, table) -> list[str]:
+    """Columns added to `table` since the store was created are added to it (empty);
+    returns their names."""
+    present = {column["name"] for column in inspect(connection).get_columns(table.name)}
+    added = [column for column in table.columns if column.name not in present]
+    for column in added:
+        kind = column.type.compile(dialect=connection.dialect)
+        connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+    return [column.name for column in added]
+
+
+def _fill_issues(connection) -> None:
+    """A store made before issues existed: its failures get their fingerprints, once."""
+    found = connection.execute(select(tasks.c.uuid, tasks.c.name, tasks.c.exception)
+                               .where(tasks.c.exception.is_not(None))).all()
+    rows = [{"id": uuid, "fp": fingerprint(name, exception)} for uuid, name, exception in found]
+    if rows:
+        connection.execute(tasks.update().where(tasks.c.uuid == bindparam("id"))
+                           .values(issue=bindparam("fp")), rows)
 
 
 class HistoryStore:
@@ -92,6 +141,7 @@ class HistoryStore:
         )
 
     def close(self) -> None:
+        stop_search_index(self.engine)  # this process's indexer, if it started one
         self.engine.dispose()
 
     # -- the writer's side -------------------------------------------------------------
@@ -114,15 +164,29 @@ class HistoryStore:
         with self.engine.connect() as connection:
             return {row.hostname: row._asdict() for row in connection.execute(select(workers))}
 
+    def reachable(self) -> bool:
+        """Whether the store answers at all (tells an outage from a row it refuses)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except Exception:  # noqa: BLE001 — any failure to answer is an outage
+            return False
+        return True
+
     def write(
         self,
         task_rows: Iterable[dict[str, Any]],
         worker_rows: Iterable[dict[str, Any]] = (),
         samples: Iterable[dict[str, Any]] = (),
+        quarantined: Iterable[dict[str, Any]] = (),
     ) -> None:
-        """Upsert task and worker rows and append worker samples, in one transaction."""
+        """Upsert task and worker rows, append worker samples and quarantined events
+        ({at, reason, raw}), in one transaction."""
         task_rows, worker_rows, samples = list(task_rows), list(worker_rows), list(samples)
+        quarantined = list(quarantined)
         with self.engine.begin() as connection:
+            if quarantined:
+                connection.execute(quarantine.insert(), quarantined)
             if task_rows:
                 connection.exec_driver_sql(
                     self._task_upsert_sql,
@@ -131,6 +195,18 @@ class HistoryStore:
                 connection.execute(self._worker_upsert, worker_rows)
             if samples:
                 connection.execute(worker_samples.insert(), samples)
+
+    def mark_orphaned(self, hostname: str, at: float) -> int:
+        """The tasks running on a worker that went offline (at `at`) are orphaned then:
+        those STARTED on it and not orphaned yet. One UPDATE over the STARTED rows (the
+        state-and-time index); the column stays set whatever the task does next, since the
+        writer's merge keeps what it loads. Returns how many it marked."""
+        statement = (tasks.update()
+                     .where(tasks.c.state == "STARTED", tasks.c.worker == hostname,
+                            tasks.c.orphaned.is_(None))
+                     .values(orphaned=at))
+        with self.engine.begin() as connection:
+            return connection.execute(statement).rowcount
 
     def retention_cutoff(self, max_age: float, max_tasks: int, now: float) -> float:
         """The received time before which tasks go: older than `max_age` seconds, or beyond
@@ -157,6 +233,18 @@ class HistoryStore:
         return deleted
 
     # -- the readers' side -------------------------------------------------------------
+
+    def quarantined(self, limit: int, before_id: int | None = None) -> list[dict[str, Any]]:
+        """Quarantined events, newest first, `limit` at most, below `before_id` (keyset)."""
+        query = select(quarantine).order_by(quarantine.c.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(quarantine.c.id < before_id)
+        with self.engine.connect() as connection:
+            return [row._asdict() for row in connection.execute(query)]
+
+    def count_quarantined(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(quarantine)).scalar_one()
 
     def workers(self) -> list[dict[str, Any]]:
         return list(self.load_workers().values())
@@ -198,13 +286,14 @@ class HistoryStore:
             .group_by(tasks.c.state)
         )
         with self.engine.connect() as connection:
-            counts = dict(connection.execute(query).all())
+            counts: dict[str, int] = dict(connection.execute(query).all())
         return {state: counts.get(state, 0) for state in states}
 
     # -- queue depth -------------------------------------------------------------------
 
     def write_queue_samples(self, samples: Iterable[dict[str, Any]]) -> None:
-        """Append queue depth samples ({queue, timestamp, messages}) in one transaction.
+        """Append queue samples ({queue, timestamp, messages} and optionally latency_seconds,
+        latency_source, priorities: a list, kept as JSON) in one transaction.
 
         The collector's queue sampler calls this from its own thread, beside the event
         writer: a few rows every few seconds in a transaction of a millisecond or so.
@@ -212,7 +301,8 @@ class HistoryStore:
         two never fail each other and the event writer loses at most that millisecond;
         PostgreSQL takes both at once.
         """
-        samples = list(samples)
+        samples = [{**sample, "priorities": json.dumps(sample["priorities"])}
+                   if sample.get("priorities") is not None else sample for sample in samples]
         if samples:
             with self.engine.begin() as connection:
                 connection.execute(queue_samples.insert(), samples)
@@ -220,12 +310,12 @@ class HistoryStore:
     def queue_samples(self, queues: Sequence[str] | None, since: float,
                       until: float | None = None,
                       bucket_seconds: int | None = None) -> list[dict[str, Any]]:
-        """Depth samples {queue, timestamp, messages} with since <= timestamp < until (no
-        `until`: up to now), by queue then time; `queues` None means every queue.
+        """Samples {queue, timestamp, messages, latency_seconds} with since <= timestamp <
+        until (no `until`: up to now), by queue then time; `queues` None means every queue.
 
         With `bucket_seconds` the database aggregates: one row per queue and bucket, the
-        timestamp being the bucket's start and messages its peak. `messages` is None where
-        the broker could not be asked (the whole bucket, when aggregated).
+        timestamp being the bucket's start, messages and latency their peaks. Either is None
+        where it could not be told (the whole bucket, when aggregated).
         """
         timestamp = queue_samples.c.timestamp
         conditions = [timestamp >= since]
@@ -234,32 +324,39 @@ class HistoryStore:
         if queues is not None:
             conditions.append(queue_samples.c.queue.in_(list(queues)))
         if bucket_seconds:
+            bucket: ColumnElement[Any]
             if self.engine.dialect.name == "sqlite":
                 bucket = func.cast(timestamp / bucket_seconds, Integer)  # truncates: t > 0
             else:
                 bucket = func.floor(timestamp / bucket_seconds)
             query = (select(queue_samples.c.queue, bucket.label("bucket"),
-                            func.max(queue_samples.c.messages).label("messages"))
+                            func.max(queue_samples.c.messages).label("messages"),
+                            func.max(queue_samples.c.latency_seconds).label("latency"))
                      .where(*conditions).group_by(queue_samples.c.queue, bucket)
                      .order_by(queue_samples.c.queue, bucket))
             with self.engine.connect() as connection:
                 return [{"queue": queue, "timestamp": float(number) * bucket_seconds,
-                         "messages": messages}
-                        for queue, number, messages in connection.execute(query)]
-        query = (select(queue_samples.c.queue, timestamp, queue_samples.c.messages)
+                         "messages": messages, "latency_seconds": latency}
+                        for queue, number, messages, latency in connection.execute(query)]
+        query = (select(queue_samples.c.queue, timestamp, queue_samples.c.messages,
+                        queue_samples.c.latency_seconds)
                  .where(*conditions).order_by(queue_samples.c.queue, timestamp))
         with self.engine.connect() as connection:
             return [row._asdict() for row in connection.execute(query)]
 
     def latest_queue_samples(self, since: float) -> list[dict[str, Any]]:
-        """Each queue's newest sample taken at or after `since`, by queue."""
+        """Each queue's newest sample taken at or after `since`, by queue, with its latency."""
         newest = (select(queue_samples.c.queue, func.max(queue_samples.c.timestamp).label("at"))
                   .where(queue_samples.c.timestamp >= since)
                   .group_by(queue_samples.c.queue).subquery())
         query = (select(queue_samples.c.queue, queue_samples.c.timestamp,
-                        queue_samples.c.messages)
+                        queue_samples.c.messages, queue_samples.c.latency_seconds,
+                        queue_samples.c.latency_source, queue_samples.c.priorities)
                  .join(newest, and_(queue_samples.c.queue == newest.c.queue,
                                     queue_samples.c.timestamp == newest.c.at))
                  .order_by(queue_samples.c.queue))
         with self.engine.connect() as connection:
-            return [row._asdict() for row in connection.execute(query)]
+            rows = [row._asdict() for row in connection.execute(query)]
+        for row in rows:
+            row["priorities"] = json.loads(row["priorities"]) if row["priorities"] else None
+        return rows

@@ -7,7 +7,10 @@ publish concurrently), so a row must come out the same whatever the arrival orde
   state logically happens before the current one only fills in missing fields;
 * a retried task runs again under the same id, so between RETRY and a non-final state
   the later event (by its timestamp) wins, as in ``celery.events.state.Task.event``;
-* lifecycle times and the retry count only grow; nothing known is replaced by None.
+* lifecycle times and the retry count only grow; nothing known is replaced by None;
+* a task with an exception carries its issue's fingerprint (fingerprint.py);
+* the worker hook's task-scope-headers event (beat/worker_hook.py) names the periodic task
+  that sent the task and nothing else: it never changes a known state, time or counter.
 """
 from __future__ import annotations
 
@@ -15,13 +18,15 @@ from typing import Any
 
 from celery import states
 
+from .fingerprint import fingerprint
 from .schema import LIFECYCLE_STEPS, TASK_COLUMNS
 
 # Fields each task event carries into the row (the event's `hostname` is handled apart).
 _EVENT_FIELDS = {
     "task-sent": ("name", "args", "kwargs", "retries", "eta", "expires", "queue", "exchange",
                   "routing_key", "root_id", "parent_id"),
-    "task-received": ("name", "args", "kwargs", "retries", "eta", "expires", "root_id", "parent_id"),
+    "task-received": ("name", "args", "kwargs", "retries", "eta", "expires", "root_id",
+                      "parent_id"),
     "task-started": (),
     "task-succeeded": ("result", "runtime"),
     "task-failed": ("exception", "traceback"),
@@ -78,6 +83,21 @@ def _value(field: str, value: Any) -> Any:
     return value
 
 
+HEADERS_EVENT = "task-scope-headers"
+
+
+def _apply_headers(row: dict[str, Any], event: dict[str, Any]) -> None:
+    """The hook's headers: the entry's name fills `periodic_task` (the first one told
+    stays, as replays must change nothing). A row this event is the first to create is
+    PENDING as of the event — Celery's state for a task nothing else is known of yet —
+    which any real event of the task outranks or, at a later time, replaces."""
+    name = event.get("periodic_task_name")
+    if name and row["periodic_task"] is None:
+        row["periodic_task"] = name
+    if row["state"] is None:
+        row["state"], row["timestamp"] = states.PENDING, event["timestamp"]
+
+
 def apply_task_event(row: dict[str, Any], event: dict[str, Any]) -> str | None:
     """Fold one task event into `row` in place.
 
@@ -85,6 +105,9 @@ def apply_task_event(row: dict[str, Any], event: dict[str, Any]) -> str | None:
     worker's totals, when it moves the task into such a state; otherwise None.
     """
     kind = event["type"]
+    if kind == HEADERS_EVENT:
+        _apply_headers(row, event)
+        return None
     timestamp = event["timestamp"]
     state = event_state(kind)
     step = kind[len("task-"):]
@@ -109,6 +132,8 @@ def apply_task_event(row: dict[str, Any], event: dict[str, Any]) -> str | None:
             row[field] = max(row[field], value)
         elif wins or row[field] is None:
             row[field] = value
+    if row["exception"] is not None and (updates.get("exception") or updates.get("name")):
+        row["issue"] = fingerprint(row["name"], row["exception"])  # names its issue
 
     if wins and state in _COUNTED_STATES and (state == states.RETRY or previous_state != state):
         return _COUNTED_STATES[state]

@@ -1,0 +1,1 @@
+"""The one door to the cluster: remote control, Inspector calls, queue lengths."""

@@ -1,0 +1,1 @@
+"""The cluster's queues: their names and the /broker page's data."""

@@ -1,0 +1,29 @@
+"""The queues as they stand now, read from the store's newest samples and the Inspector
+cache: the one answer /broker, the dashboard and /api/queues give."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..store.cache import Cache
+from ..store.history import HistoryStore
+from ..workers.liveness import is_online
+from .detail import queue_summaries
+from .names import consumers_by_queue
+
+
+def consumers(cache: Cache) -> dict[str, list[str]]:
+    """{queue: worker names} from the workers' cached `active_queues` replies."""
+    return consumers_by_queue({hostname: cache.worker_snapshot(hostname)
+                               for hostname in cache.inspected_workers()})
+
+
+def online_workers(store: HistoryStore, now: float) -> set[str]:
+    return {row["hostname"] for row in store.workers() if is_online(row, now)}
+
+
+def current_queues(store: HistoryStore, cache: Cache, now: float,
+                   since: float) -> list[dict[str, Any]]:
+    """Each queue's summary (queues/detail.queue_summaries) from samples taken since
+    `since`: older ones count as not sampled."""
+    return queue_summaries(store.latest_queue_samples(since), consumers(cache),
+                           online_workers(store, now))

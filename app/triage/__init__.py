@@ -1,0 +1,1 @@
+"""Failure triage: failures grouped into issues by their fingerprint (store/fingerprint.py)."""

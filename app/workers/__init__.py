@@ -1,0 +1,1 @@
+"""Workers as pages and the API see them: liveness, detail, actions, frames."""
