@@ -237,6 +237,23 @@ def test_exactly_one_collector_leads_and_the_other_takes_over_when_its_session_e
         first.stop(), second.stop()
 
 
+def test_a_lone_collector_whose_session_was_cut_takes_the_lock_again_in_the_same_try(pg_store):
+    """A store that restarted between two tries answers at once: no outage is reported, and
+    the new term tells the writer a new lead began."""
+    leadership = AdvisoryLeadership(pg_store.engine)
+    try:
+        leadership.step()
+        assert leadership.leading and leadership.term == 1
+        with pg_store.engine.connect() as connection:
+            connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()")
+        leadership.step()
+        assert leadership.leading and leadership.store_up and leadership.term == 2
+    finally:
+        leadership.stop()
+
+
 def test_the_banner_and_healthcheck_name_the_leader():
     from celery_scope.components.status_banner import describe_status
     from celery_scope.store.shared_state import leadership_report, with_collectors

@@ -76,6 +76,7 @@ class EventCollector:
         self.inbox = inbox or Inbox()
         self.leadership = leadership or SoleLeader()
         self._leads = self.leadership.leading
+        self._term = self.leadership.term
         self.router = Router(self.inbox, Ring(), self._leads)
         self._stop = threading.Event()
         self._workers: dict[str, dict[str, Any]] | None = None  # loaded once the store answers
@@ -144,9 +145,9 @@ class EventCollector:
         """Whether this collector leads; taking the lead (or losing it) happens here, in
         the writer's thread, which alone touches the rows and metrics it keeps."""
         leadership = self.leadership
-        leading = leadership.leading
-        if leading != self._leads:
-            self._leads = leading
+        leading, term = leadership.leading, leadership.term
+        if leading != self._leads or term != self._term:
+            self._leads, self._term = leading, term
             if leading:
                 self.status.store_ok()  # the lock was just taken: the store answers
                 self._take_over()

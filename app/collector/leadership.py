@@ -7,6 +7,11 @@ connection, and the standby's next try takes it. A leader checks its session eve
 and before every batch it writes (`confirm`), so once its connection is gone it stops
 writing as leader at once; whoever holds the lock when the store is back writes.
 
+A session found dead is replaced in the same try: a store that restarted between two tries
+answers at once, and only a store that refuses the new session too counts as down. Each
+time the lock is taken the `term` grows, so the writer knows a new lead began even when
+the lock was lost and taken again within one try (another collector may have led between).
+
 A SQLite store is one machine's and has one collector: it always leads (`SoleLeader`).
 """
 from __future__ import annotations
@@ -37,6 +42,7 @@ class SoleLeader:
 
     leading = True
     store_up = True
+    term = 1
     since: float | None = None
 
     def __init__(self) -> None:
@@ -61,6 +67,7 @@ class AdvisoryLeadership:
         self.leading = False
         self.store_up = True  # whether the last try reached the store
         self.since: float | None = None  # when this collector took the lead
+        self.term = 0  # how many times this collector has taken the lock
         self._connection: Connection | None = None
         self._lock = threading.Lock()  # the session is shared by this thread and the writer
         self._stop = threading.Event()
@@ -85,19 +92,27 @@ class AdvisoryLeadership:
     def step(self) -> None:
         """One try: take the lock if free, or check that the session holding it lives."""
         with self._lock:
-            try:
-                if self._connection is None:
-                    self._connection = self._engine.connect()
-                if self.leading:
-                    self._connection.exec_driver_sql("SELECT 1")
-                elif self._connection.exec_driver_sql(
-                        f"SELECT pg_try_advisory_lock({self.key})").scalar():
-                    self.leading, self.since = True, time.time()
-                    log.info("this collector leads now (it holds the store's advisory lock)")
-            except Exception as exc:  # noqa: BLE001 — any failure: the session is gone
-                self._drop(exc)
-                return
-            self.store_up = True
+            had_session = self._connection is not None
+            if not self._try() and had_session and not self._stop.is_set():
+                self._try()  # the old session died: a fresh one tells whether the store did
+
+    def _try(self) -> bool:
+        """Whether the store answered on this collector's session (opened if need be)."""
+        try:
+            if self._connection is None:
+                self._connection = self._engine.connect()
+            if self.leading:
+                self._connection.exec_driver_sql("SELECT 1")
+            elif self._connection.exec_driver_sql(
+                    f"SELECT pg_try_advisory_lock({self.key})").scalar():
+                self.leading, self.since = True, time.time()
+                self.term += 1
+                log.info("this collector leads now (it holds the store's advisory lock)")
+        except Exception as exc:  # noqa: BLE001 — any failure: the session is gone
+            self._drop(exc)
+            return False
+        self.store_up = True
+        return True
 
     def confirm(self) -> bool:
         """Whether this collector still holds the lock, asked on its session right now."""
