@@ -246,8 +246,9 @@ def export_command(ctx: click.Context, states, names, worker, queue, since, unti
                    search, sort, output, **cli) -> None:
     """Export task history as CSV, e.g.
     `celery-scope export --since 24h --state FAILURE -o f.csv`."""
+    from .query_string import FilterError
     from .tasks.export import export_to_file
-    from .tasks.filters import FilterError, parse_filter
+    from .tasks.filters import parse_filter
 
     params = {"state": list(states), "name": list(names), "worker": worker, "queue": queue,
               "since": since, "until": until, "time_field": time_field, "search": search,

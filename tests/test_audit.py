@@ -18,9 +18,9 @@ from celery_scope.audit import queries
 from celery_scope.audit.retention import PRUNE_EVERY
 from celery_scope.audit.trail import Actor, record_action
 from celery_scope.auth.credentials import hash_password
+from celery_scope.query_string import FilterError
 from celery_scope.store.history import HistoryStore
 from celery_scope.store.schema import audit
-from celery_scope.tasks.filters import FilterError
 
 from .helpers import wait_until
 

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 import numpy as np
 import pytest
 
+from celery_scope.query_string import FilterError, parse_time
 from celery_scope.series.build import build_heatmap, build_series, point_link, series_csv
 from celery_scope.series.frames import (
     OTHER,
@@ -16,7 +17,7 @@ from celery_scope.series.frames import (
     percentiles,
     zone,
 )
-from celery_scope.series.spec import FilterError, SeriesSpec, auto_bucket, parse_spec
+from celery_scope.series.spec import SeriesSpec, auto_bucket, parse_spec
 from celery_scope.series.view import (
     chart_title,
     controls_to_params,
@@ -29,7 +30,6 @@ from celery_scope.series.view import (
 )
 from celery_scope.store.history import HistoryStore
 from celery_scope.store.merge import new_task_row
-from celery_scope.tasks.filters import parse_time
 
 T0 = 1_799_996_400.0  # a whole UTC hour
 END = T0 + 180  # three one-minute buckets: [T0, T0+60), [T0+60, T0+120), [T0+120, T0+180)

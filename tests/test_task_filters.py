@@ -3,10 +3,11 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from celery_scope.query_string import FilterError
 from celery_scope.store.history import HistoryStore
 from celery_scope.store.merge import new_task_row
 from celery_scope.tasks import queries as task_queries
-from celery_scope.tasks.filters import FilterError, TaskFilter, parse_filter
+from celery_scope.tasks.filters import TaskFilter, parse_filter
 
 NOW = 1_000_000.0
 

@@ -4,10 +4,11 @@ import time
 
 import pytest
 
+from celery_scope.query_string import FilterError
 from celery_scope.store.history import HistoryStore
 from celery_scope.store.merge import new_task_row
 from celery_scope.tasks import queries as task_queries
-from celery_scope.tasks.filters import FilterError, parse_filter
+from celery_scope.tasks.filters import parse_filter
 from celery_scope.tasks.search_terms import SearchError, SearchTerms, drop_key, parse_search
 
 NOW = 2_000_000.0

@@ -11,11 +11,12 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from celery_scope.query_string import FilterError
 from celery_scope.store.fingerprint import fingerprint, normalize, split_exception
 from celery_scope.store.history import HistoryStore
 from celery_scope.store.merge import apply_task_event, new_task_row
 from celery_scope.tasks import queries as task_queries
-from celery_scope.tasks.filters import FilterError, parse_filter
+from celery_scope.tasks.filters import parse_filter
 from celery_scope.tasks.search_terms import parse_search
 from celery_scope.triage.queries import issue_report
 from celery_scope.triage.request import parse_request

@@ -14,10 +14,11 @@ from werkzeug.routing import PathConverter
 
 from ..broker.control import ReadOnly, UnknownWorker
 from ..broker.gate import BrokerUnavailable, ControlError
+from ..query_string import FilterError
 from ..services import current
 from ..store.outage import STORE_ERRORS, STORE_UNREACHABLE, is_unreachable
 from ..tasks import queries as task_queries
-from ..tasks.filters import FilterError, TaskFilter, parse_filter
+from ..tasks.filters import TaskFilter, parse_filter
 from .streaming import marked_incomplete, started
 
 api = Blueprint("api", __name__)

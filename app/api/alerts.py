@@ -16,8 +16,8 @@ from ..alerts.overview import overview
 from ..alerts.rules import Rule, RuleError
 from ..alerts.state_store import AlertStore
 from ..auth.roles import Forbidden
+from ..query_string import FilterError, parse_time
 from ..services import current
-from ..tasks.filters import FilterError, parse_time
 from . import api
 from .flower import ApiError, arg, as_json, number_arg
 

@@ -8,8 +8,8 @@ import time
 from flask import jsonify
 
 from ..beat import view
+from ..query_string import parse_time
 from ..services import current
-from ..tasks.filters import parse_time
 from . import api, error
 from .flower import arg, number_arg
 

@@ -11,10 +11,11 @@ import orjson
 from flask import Response
 from sqlalchemy import Select, and_, func, select, union_all
 
+from ..query_string import FilterError, parse_time
 from ..services import current
 from ..store.schema import tasks
 from ..tasks import queries as task_queries
-from ..tasks.filters import SORTABLE, FilterError, TaskFilter, parse_filter, parse_time
+from ..tasks.filters import SORTABLE, TaskFilter, parse_filter
 from . import api
 from .flower import (
     FLOWER_TIME_FORMAT,

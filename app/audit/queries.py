@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
 
+from ..query_string import FilterError, list_values, one_value, parse_time
 from ..store.schema import audit
 from ..tasks.csv_guard import guard
-from ..tasks.filters import FilterError, list_values, one_value, parse_time
 from .trail import OUTCOMES
 
 MAX_LIMIT = 1000  # records in one JSON page

@@ -19,8 +19,8 @@ from ..components.page_header import page_header
 from ..components.pill import status_pill
 from ..components.refresh import BROWSER_TZ, INTERVAL
 from ..components.toolbar import toolbar, toolbar_group
+from ..query_string import FilterError
 from ..services import current
-from ..tasks.filters import FilterError
 from ..tasks.view import browser_zone
 from ..triage.queries import issue_report
 from ..triage.request import DEFAULT_RANGE, parse_request

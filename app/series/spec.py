@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from ..tasks.filters import FilterError, list_values, one_value, parse_time
+from ..query_string import FilterError, list_values, one_value, parse_time
 
 
 @dataclass(frozen=True)

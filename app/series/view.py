@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..tasks.filters import wall_clock_time
+from ..query_string import wall_clock_time
 from .frames import epoch_from_local
 from .spec import GROUPS, QUICK_RANGES, STATS, SeriesSpec
 

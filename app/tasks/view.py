@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .filters import QUICK_RANGES, TaskFilter, parse_filter, wall_clock_time
+from ..query_string import wall_clock_time
+from .filters import QUICK_RANGES, TaskFilter, parse_filter
 from .grid_rows import header_sort
 from .search_terms import DERIVED_STATES, SearchError, parse_search
 

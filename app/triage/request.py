@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..tasks.filters import FilterError, TaskFilter, one_value, parse_filter
+from ..query_string import FilterError, one_value
+from ..tasks.filters import TaskFilter, parse_filter
 
 DEFAULT_RANGE = "24h"
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500  # groups
