@@ -201,6 +201,9 @@ def health_families(status: dict[str, Any], now: float) -> Iterator[Metric]:
     yield GaugeMetricFamily("celery_scope_collector_spool_bytes",
                             "Size of the collector's on-disk spool", value=status.get(
                                 "spool_bytes", 0))
+    yield CounterMetricFamily("celery_scope_collector_spooled_total",
+                              "Messages that waited in the on-disk spool since the collector "
+                              "started", value=status.get("spooled_total", 0))
     yield CounterMetricFamily("celery_scope_collector_spool_dropped_total",
                               "Messages the full spool let go since the collector started",
                               value=status.get("spool_dropped", 0))

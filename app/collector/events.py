@@ -193,7 +193,7 @@ class EventCollector:
     def _report(self) -> None:
         spool = self.inbox.spool
         if spool is not None:
-            self.status.spool(len(spool), spool.size, self.inbox.lost)
+            self.status.spool(len(spool), spool.size, self.inbox.lost, spool.appended)
         self.status.set_backlog(self.inbox.backlog)
         self.status.publish_if_due()
 

@@ -79,6 +79,7 @@ class Spool:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self.dropped = 0
+        self.appended = 0  # messages this process put in the spool, whether taken since or not
         self._segments = sorted(int(path.stem) for path in self.directory.glob("*.seg"))
         self._sizes = {number: self._path(number).stat().st_size for number in self._segments}
         self._read_segment, self._read_offset = self._load_position()
@@ -116,6 +117,7 @@ class Spool:
             append_file.flush()  # visible to the reader, and to a restart after a crash
             self._sizes[self._segments[-1]] += len(record)
             self._messages += 1
+            self.appended += 1
             while sum(self._sizes.values()) > self.max_bytes and len(self._segments) > 1:
                 self._drop_oldest()
 

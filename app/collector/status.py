@@ -34,6 +34,7 @@ class CollectorStatus:
             "broker": broker, "broker_connected": False, "broker_error": None,
             "demo_error": None, "store_error": None, "store_down_since": None, "quarantined": 0,
             "last_quarantined": None, "spooled": 0, "spool_bytes": 0, "spool_dropped": 0,
+            "spooled_total": 0,
             "events": 0, "malformed": 0, "last_malformed": None,
             "last_event_at": None, "lag": None, "backlog": 0, "started_at": time.time(),
         }
@@ -103,9 +104,11 @@ class CollectorStatus:
             self._state["quarantined"] += count
             self._state["last_quarantined"] = reason[:200]
 
-    def spool(self, messages: int, size: int, dropped: int) -> None:
-        """What waits in the on-disk spool (messages, bytes) and what it had to let go."""
-        self._update(spooled=messages, spool_bytes=size, spool_dropped=dropped)
+    def spool(self, messages: int, size: int, dropped: int, total: int) -> None:
+        """What waits in the on-disk spool (messages, bytes), what it had to let go, and
+        how many messages went through it in all (a backlog that came and went shows)."""
+        self._update(spooled=messages, spool_bytes=size, spool_dropped=dropped,
+                     spooled_total=total)
 
     def leadership(self, leading: bool, since: float | None) -> None:
         self._update(leading=leading, leader_since=since)

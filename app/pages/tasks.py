@@ -12,7 +12,7 @@ import time
 
 import dash
 from celery import states
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from werkzeug.exceptions import BadRequest
 
 from ..components.bulk_actions import bulk_toolbar, register_bulk_callbacks
@@ -27,9 +27,10 @@ from ..components.task_grid import (
     register_live_callbacks,
 )
 from ..components.toolbar import toolbar
+from ..query_string import FilterError, one_value
 from ..services import current
 from ..tasks import queries as task_queries
-from ..tasks.filters import TIME_FIELDS, FilterError, TaskFilter, one_value, parse_filter
+from ..tasks.filters import TIME_FIELDS, TaskFilter, parse_filter
 from ..tasks.grid_rows import GridRequestError, row_window
 from ..tasks.search_terms import DERIVED_STATES, drop_key
 from ..tasks.view import (
@@ -59,6 +60,7 @@ COLUMNS = "tasks-columns"
 STATE, NAME, WORKER, QUEUE = "tasks-state", "tasks-name", "tasks-worker", "tasks-queue"
 TIME_FIELD, RANGE, SINCE, UNTIL = "tasks-time-field", "tasks-range", "tasks-since", "tasks-until"
 RUNTIME_MIN, RUNTIME_MAX, SEARCH = "tasks-runtime-min", "tasks-runtime-max", "tasks-search"
+SEARCH_TEXT = f"{SEARCH}-text"  # what is typed in the search box (assets/live_search.js)
 CHIP = "tasks-chip"  # pattern id {"type": CHIP, "chip": label}
 CLEAR, CLEAR_EMPTY, EMPTY, EMPTY_TITLE = ("tasks-clear", "tasks-clear-empty", "tasks-empty",
                                           "tasks-empty-title")
@@ -70,7 +72,7 @@ RANGE_OPTIONS = [{"label": label, "value": value} for label, value in
                  [("15 min", "15m"), ("1 h", "1h"), ("24 h", "24h"), ("7 d", "7d"),
                   ("all", "all"), ("custom", "custom")]]
 _CONTROLS = [STATE, NAME, WORKER, QUEUE, TIME_FIELD, RANGE, SINCE, UNTIL, RUNTIME_MIN,
-             RUNTIME_MAX, SEARCH]
+             RUNTIME_MAX]  # their values, then the search box's text
 SEARCH_HINT = ("Terms: state:FAILURE,RETRY · name:app.tasks.charge · worker:w1@host · queue: · "
                "result: · args: · kwargs:name=value · \"quoted text\" — or a task id, its "
                "first characters, any text. Every term must match.")
@@ -151,14 +153,15 @@ def layout(**query):
     return html.Div([
         dcc.Store(id=FILTER, data=params), dcc.Store(id=SORT, data=task_filter.sort),
         dcc.Store(id=LIVE), dcc.Store(id=MARK), dcc.Store(id=URL_SYNC),
+        dcc.Store(id=SEARCH_TEXT, data=task_filter.search or ""),
         dcc.Store(id=EXPORT_BASE, data=f"{prefix}api/tasks.csv"),
         page_header("Tasks", meta=[html.Span(id=COUNT, role="status", className="count"),
                                    html.Span(id=ZONE, className="muted")],
                     actions=[html.Span(id=EXPORT_STATUS, role="status", className="muted"),
                              export, columns]),
-        toolbar(dcc.Input(id=SEARCH, type="search", debounce=0.3, value=task_filter.search or "",
+        toolbar(dcc.Input(id=SEARCH, type="search", debounce=True, value=task_filter.search or "",
                           placeholder="Search: state:FAILURE name:… worker:…, a task id, any text",
-                          className="input search", autoComplete="off"),
+                          className="input search live-search", autoComplete="off"),
                 html.Small(SEARCH_HINT, className="muted"), className="tasks-search"),
         html.Div([_chip(label) for label, _ in CHIPS], className="chips", role="group",
                  **{"aria-label": "State"}),
@@ -183,14 +186,14 @@ def layout(**query):
 @callback(
     Output(FILTER, "data"), Output(PROBLEM, "children"), Output(PROBLEM, "hidden"),
     Output(LINK_PROBLEM, "hidden"),
-    *[Input(control, "value") for control in _CONTROLS], Input(BROWSER_TZ, "data"),
-    State(FILTER, "data"),
+    *[Input(control, "value") for control in _CONTROLS], Input(SEARCH_TEXT, "data"),
+    Input(BROWSER_TZ, "data"), State(FILTER, "data"),
 )
 def _apply_filters(*values):
     *controls, zone, shown = values
     # Only an edited control hides the layout's "the link's filter was ignored"; the
     # initial call (nothing triggered) and the browser's zone arriving leave it up.
-    link_problem = True if ctx.triggered_id in _CONTROLS else no_update
+    link_problem = True if ctx.triggered_id in (*_CONTROLS, SEARCH_TEXT) else no_update
     params = controls_to_params(*controls, zone_name=zone)
     try:
         task_filter = parse_filter(params)
@@ -198,6 +201,15 @@ def _apply_filters(*values):
         return no_update, f"Filter not applied: {exc}", False, link_problem
     kept = page_params(params, task_filter)
     return (no_update if kept == shown else kept), "", True, link_problem
+
+
+# Enter, leaving the box, a chip or "Clear filters" set the box's value: its text follows,
+# and so does the box itself when what was typed since differs (React would not redraw it).
+clientside_callback(f"""function (value) {{
+    const text = value || '', box = document.getElementById('{SEARCH}');
+    if (box && box.value !== text) {{ box.value = text; }}
+    return text;
+}}""", Output(SEARCH_TEXT, "data"), Input(SEARCH, "value"), prevent_initial_call=True)
 
 
 @callback(
@@ -229,7 +241,7 @@ def _clear(*_clicks):
 
 @callback(
     Output(STATE, "value", allow_duplicate=True), Output(SEARCH, "value", allow_duplicate=True),
-    Input({"type": CHIP, "chip": ALL}, "n_clicks"), State(SEARCH, "value"),
+    Input({"type": CHIP, "chip": ALL}, "n_clicks"), State(SEARCH_TEXT, "data"),
     prevent_initial_call=True,
 )
 def _choose_chip(clicks, search):
