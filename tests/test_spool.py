@@ -70,3 +70,18 @@ def test_the_inbox_spills_to_disk_past_its_bound_and_while_told_to(tmp_path):
     inbox.spill(True)
     inbox.put("while the store is away")
     assert len(inbox.spool) == 1
+
+
+def test_a_batch_stops_at_its_byte_bound_from_memory_and_from_the_spool(tmp_path):
+    """What the writer folds at once stays bounded whatever the messages weigh."""
+    inbox = Inbox(Spool(tmp_path, 1 << 30), memory_bytes=1 << 30)
+    for number in range(10):
+        inbox.put(b"%d" % number + b"x" * 999)  # 1,000 bytes each
+    batch, from_spool = inbox.next_batch(100, 0.1, most_bytes=3000)
+    assert len(batch) == 3 and not from_spool
+    assert len(inbox.next_batch(100, 0.1)[0]) == 7  # the default bound is far above these
+    spool = Spool(tmp_path / "alone", 1 << 30)
+    for number in range(10):
+        spool.append(b"y" * 1000)
+    assert len(spool.take(100, 2500)) == 3  # records are whole: the bound is passed by one
+    assert len(spool.take(100)) == 10

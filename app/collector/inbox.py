@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 
 MEMORY_BYTES = 32 << 20  # raw messages held in memory at most before spooling
 DECODED_BYTES = 2048  # what a message kombu already decoded is reckoned to weigh
+# Raw bytes the writer takes at once: the batch it folds, decoded, must stay bounded too
+# (a thousand messages of 64 tasks each took the collector past 490 MB).
+BATCH_BYTES = 4 << 20
 
 
 class Inbox:
@@ -74,22 +77,25 @@ class Inbox:
         else:
             self._spilling.clear()
 
-    def next_batch(self, most: int, wait: float) -> tuple[list[Any], bool]:
-        """Up to `most` messages, oldest first, and whether they came from the spool (then
-        `acknowledge` them once stored). Waits up to `wait` s for a first message, then
-        takes only what has already queued: an idle writer commits an event at once, a busy
-        one batches whatever arrived during its last commit."""
+    def next_batch(self, most: int, wait: float,
+                   most_bytes: int = BATCH_BYTES) -> tuple[list[Any], bool]:
+        """Up to `most` messages and about `most_bytes`, oldest first, and whether they came
+        from the spool (then `acknowledge` them once stored). Waits up to `wait` s for a
+        first message, then takes only what has already queued: an idle writer commits an
+        event at once, a busy one batches whatever arrived during its last commit."""
         if self._memory.empty() and self.spool is not None and len(self.spool):
-            return self.spool.take(most), True
+            return self.spool.take(most, most_bytes), True
         try:
             batch = [self._recall(wait)]
         except queue.Empty:
             return [], False
-        while len(batch) < most:
+        size = self._weight(batch[0])
+        while len(batch) < most and size < most_bytes:
             try:
                 batch.append(self._recall(None))
             except queue.Empty:
                 break
+            size += self._weight(batch[-1])
         return batch, False
 
     def acknowledge(self, count: int) -> None:

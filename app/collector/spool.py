@@ -37,13 +37,16 @@ def _decode(kind: bytes, payload: bytes) -> Any:
     return payload if kind == b"B" else orjson.loads(payload)
 
 
-def _read_records(path: Path, offset: int, limit: int) -> tuple[list[Any], int]:
-    """Up to `limit` whole records from `offset`; returns them and the offset after them."""
+def _read_records(path: Path, offset: int, limit: int,
+                  limit_bytes: int = 1 << 62) -> tuple[list[Any], int]:
+    """Up to `limit` whole records from `offset`, and no more once `limit_bytes` are read;
+    returns them and the offset after them."""
     messages: list[Any] = []
+    start = offset
     try:
         with open(path, "rb") as segment:
             segment.seek(offset)
-            while len(messages) < limit:
+            while len(messages) < limit and offset - start < limit_bytes:
                 header = segment.read(_HEADER.size)
                 if len(header) < _HEADER.size:
                     break
@@ -154,12 +157,13 @@ class Spool:
     def size(self) -> int:
         return sum(self._sizes.values())
 
-    def take(self, limit: int) -> list[Any]:
-        """The oldest messages not yet acknowledged (the same ones again until `ack`)."""
+    def take(self, limit: int, limit_bytes: int = 1 << 62) -> list[Any]:
+        """The oldest messages not yet acknowledged (the same ones again until `ack`), up to
+        `limit` of them and about `limit_bytes`."""
         with self._lock:
             segment, offset = self._read_segment, self._read_offset
             while segment in self._sizes:
-                messages, end = _read_records(self._path(segment), offset, limit)
+                messages, end = _read_records(self._path(segment), offset, limit, limit_bytes)
                 if messages:
                     self._taken = (segment, end)
                     return messages
