@@ -89,6 +89,8 @@ def test_nul_long_names_and_long_ids_are_stored(store, cache, tmp_path):
     (long_row,) = [row for row in store.children(UUID88)]
     assert long_row["uuid"].startswith("x" * 200) and len(long_row["uuid"]) == 255
     assert len(long_row["name"]) == 200 and store.count_quarantined() == 0
+    assert store.task(long_id)["uuid"] == long_row["uuid"]  # found by the id Celery knows
+    assert store.children(long_id) == []
 
 
 def _refuse_poison(store):

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from celery_scope.collector import decode
 from celery_scope.collector.decode import (
     MalformedEvent,
-    clip_id,
     iter_events,
     normalize_event,
     raw_text,
     unwrap_envelope,
 )
+from celery_scope.store.task_ids import ID_CHARS, clip_id
 
 
 def envelope(body, content_type="application/json", encoding="base64"):
@@ -121,7 +121,7 @@ def test_text_is_cleaned_and_bounded():
     assert len(event["name"]) == decode.NAME_CHARS and event["name"].endswith("]")
     assert event["kwargs"] == "{'not': 'text'}"
     assert event["uuid"] == UUID88  # 88 characters: kept whole
-    assert len(event["parent_id"]) == decode.ID_CHARS
+    assert len(event["parent_id"]) == ID_CHARS
     assert clip_id("p" * 1000) == event["parent_id"] != clip_id("p" * 999 + "q")
     assert "extra" not in normalize_event({**RECEIVED, "extra": "x" * 10**6})
 

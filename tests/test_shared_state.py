@@ -291,6 +291,7 @@ def test_while_the_store_is_away_a_replica_reads_what_it_last_read(postgres, tmp
     with pytest.raises(Exception):
         cache.worker_snapshot("never-read")
     assert cache.collector_status()["collector"] == "a"  # this process's own, kept locally
+    assert cache.latest_metrics() is None  # never published, never read: none, not an error
     cache.close()
     store.close()
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import math
 import re
 from collections.abc import Iterator
@@ -22,11 +21,12 @@ from typing import Any
 
 import orjson
 
+from ..store.task_ids import clip_id
+
 _JSON_TYPES = ("application/json", "json")
 
 # task names, hostnames, queues: three share one index entry (PostgreSQL: 2,704 bytes)
 NAME_CHARS = 200
-ID_CHARS = 255  # task ids; a longer one keeps its head and a digest of the whole
 TEXT_CHARS = 100_000  # args, kwargs, result, exception, traceback
 RAW_CHARS = 65_536  # of a refused event, kept in the quarantine
 LATEST_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z: later times cannot be shown as dates
@@ -91,15 +91,6 @@ def _clip(text: str, limit: int) -> str:
         return text
     marker = f"…[+{len(text) - limit}]"
     return text[:limit - len(marker)] + marker
-
-
-def clip_id(task_id: str) -> str:
-    """A task id the store can key on: itself up to ID_CHARS, else its head and a digest of
-    the whole (so two long ids sharing a head stay two tasks, and a replay finds its row)."""
-    if len(task_id) <= ID_CHARS:
-        return task_id
-    digest = hashlib.sha256(task_id.encode("utf-8", errors="surrogatepass")).hexdigest()[:16]
-    return f"{task_id[:ID_CHARS - 17]}~{digest}"
 
 
 def _text(kind: str, field: str, value: Any) -> str:

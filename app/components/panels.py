@@ -58,6 +58,11 @@ TASK_COLUMNS = [
 ]
 
 
+def box_id(grid_id: str) -> str:
+    """The element around a grid, hidden with it when it has no rows."""
+    return f"{grid_id}-box"
+
+
 def task_list(title: str, grid_id: str, empty_id: str, link_prefix: str) -> html.Div:
     """Tasks the Inspector listed; ids link to the task page. Rows are set by callbacks,
     which also show `empty_id` (and hide the grid) when there are none."""
@@ -67,7 +72,7 @@ def task_list(title: str, grid_id: str, empty_id: str, link_prefix: str) -> html
                       dashGridOptions=auto_height_options(), style={"width": "100%"})
     return html.Div([html.H3(title),
                      empty_state(f"No {title.lower()} tasks.", id=empty_id),
-                     html.Div(grid, id=f"{grid_id}-box")], className="task-list")
+                     html.Div(grid, id=box_id(grid_id))], className="task-list")
 
 
 QUEUE_COLUMNS = [

@@ -17,7 +17,7 @@ from ..components.charts import worker_load_figure
 from ..components.confirm import ConfirmModal
 from ..components.empty_state import empty_state
 from ..components.page_header import page_header
-from ..components.panels import facts_card, limits_table, queue_grid, task_list
+from ..components.panels import box_id, facts_card, limits_table, queue_grid, task_list
 from ..components.pill import status_pill
 from ..components.refresh import BROWSER_TZ, INTERVAL
 from ..components.toast import TOAST, toast
@@ -52,7 +52,7 @@ RESTART, GROW, SHRINK, POOL_N = "worker-restart", "worker-grow", "worker-shrink"
 AUTOSCALE, AUTO_MIN, AUTO_MAX = "worker-autoscale", "worker-autoscale-min", "worker-autoscale-max"
 ADD_CONSUMER, NEW_QUEUE = "worker-add-consumer", "worker-new-queue"
 QUEUE_GRID = "worker-queue-grid"  # its row buttons cancel consumers
-QUEUE_BOX = f"{QUEUE_GRID}-box"
+QUEUE_BOX = box_id(QUEUE_GRID)
 LIMIT_TASK, RATE, SOFT, HARD = ("worker-limit-task", "worker-rate", "worker-soft",
                                 "worker-hard")
 APPLY_RATE, APPLY_TIME = "worker-apply-rate", "worker-apply-time"
@@ -181,7 +181,7 @@ def _note(row, online: bool, refused: str | None, now: float) -> str:
     Output(CHART, "figure"),
     *[Output(target, prop) for grid_id in TASK_LISTS.values()
       for target, prop in ((grid_id, "rowData"), (_empty_id(grid_id), "hidden"),
-                           (f"{grid_id}-box", "hidden"))],
+                           (box_id(grid_id), "hidden"))],
     Input(INTERVAL, "n_intervals"), Input(VERSION, "data"), Input(BROWSER_TZ, "data"),
     State(WORKER, "data"),
 )

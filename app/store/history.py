@@ -28,6 +28,7 @@ from .schema import (
     workers,
 )
 from .search_index import stop_search_index
+from .task_ids import clip_id
 
 _SELECT_CHUNK = 500  # ids per IN (...) query
 
@@ -250,11 +251,13 @@ class HistoryStore:
         return list(self.load_workers().values())
 
     def task(self, uuid: str) -> dict[str, Any] | None:
-        return self.load_tasks([uuid]).get(uuid)
+        """The task with this id, as Celery knows it (a clipped long id is found too)."""
+        key = clip_id(uuid)
+        return self.load_tasks([key]).get(key)
 
     def children(self, uuid: str, limit: int = 1000) -> list[dict[str, Any]]:
         """Tasks whose parent is `uuid`, oldest first (at most `limit`)."""
-        query = (select(tasks).where(tasks.c.parent_id == uuid)
+        query = (select(tasks).where(tasks.c.parent_id == clip_id(uuid))
                  .order_by(tasks.c.received, tasks.c.sent).limit(limit))
         with self.engine.connect() as connection:
             return [row._asdict() for row in connection.execute(query)]

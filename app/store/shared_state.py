@@ -174,7 +174,12 @@ class StoreCache:
         self._put([(_METRICS, "", "", snapshot)])
 
     def latest_metrics(self) -> dict[str, Any] | None:
-        found = self._get(_METRICS)
+        """The published snapshot; while the store is away, the last one read, else this
+        process's own collector's (or none), so /metrics keeps its health gauges."""
+        try:
+            found = self._get(_METRICS)
+        except Exception:  # noqa: BLE001 — store away and never read: what is local
+            return self._local.latest_metrics()
         return found[0][2] if found else None
 
 
