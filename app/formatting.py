@@ -59,3 +59,13 @@ def utc_moment(epoch: float) -> datetime | None:
         return datetime.fromtimestamp(epoch, tz=timezone.utc)
     except (OverflowError, ValueError, OSError):
         return None
+
+
+def newest_of(shown: int, total: int, noun: str) -> str:
+    """A count line for a page listing the newest entries: all of them, or which part (the
+    page's CSV holds every one)."""
+    if total == 0:
+        return f"no {noun}s"
+    if shown < total:
+        return f"newest {shown:,} of {total:,} {noun}s (the CSV holds them all)"
+    return f"{total:,} {noun}{'s' if total != 1 else ''}"

@@ -208,8 +208,9 @@ def test_session_writes_need_our_origin(guarded):
 
 def test_tokens_work_until_revoked(guarded):
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "app", "token", "--store", guarded.store,
-                               *args], check=True, capture_output=True, text=True).stdout.strip()
+        return subprocess.run([sys.executable, "-m", "celery_scope", "token", "--store",
+                               guarded.store, *args],
+                              check=True, capture_output=True, text=True).stdout.strip()
     token = cli("create", "--role", "viewer", "--label", "grafana")
     assert call(f"{guarded.url}/api/workers", token=token)[0] == 200
     assert call(f"{guarded.url}/api/worker/pool/grow/x", "POST", token=token)[0] == 403

@@ -52,8 +52,8 @@ def test_missing_users_file_is_a_clear_error(tmp_path):
         load_accounts(str(tmp_path / "nope"), None)
 
 
-def test_tokens_are_stored_hashed_and_refused_after_revoke(tmp_path):
-    store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
+def test_tokens_are_stored_hashed_and_refused_after_revoke(store_url):
+    store = HistoryStore(store_url)
     tokens = TokenStore(store.engine)
     token = tokens.create("operator", "deploy bot")
     account = tokens.verify(token)
@@ -156,7 +156,7 @@ def test_beyond_loopback_needs_users_or_an_explicit_insecure_flag(tmp_path):
 
 
 def test_starting_on_all_interfaces_without_auth_exits_2():
-    finished = subprocess.run([sys.executable, "-m", "app", "--address", "0.0.0.0"],
+    finished = subprocess.run([sys.executable, "-m", "celery_scope", "--address", "0.0.0.0"],
                               check=False, capture_output=True, text=True, timeout=60)
     assert finished.returncode == 2
     assert "refusing to listen on 0.0.0.0 without authentication" in finished.stderr

@@ -22,6 +22,7 @@ PAGES = {
     "/broker": ".page",
     "/issues": ".page-header .title",
     "/audit": ".page-header .title",
+    "/quarantine": ".page-header .title",
     "/workers/layout@test": ".page-header .title",
     "/tasks/{task_id}": ".page-header .title",
     "/api/docs": "body",  # not a Dash page: only its console is checked

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from ..formatting import newest_of
+
 WINDOWS = {"1h": "1h", "24h": "24h", "7d": "7d", "30d": "30d", "all": None}
 DEFAULT_WINDOW = "7d"
 SHOWN = 500  # newest records drawn in the grid; the CSV holds every match
@@ -62,8 +64,4 @@ def grid_rows(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summary(shown: int, total: int) -> str:
-    if total == 0:
-        return "no records"
-    if shown < total:
-        return f"newest {shown:,} of {total:,} records (the CSV holds them all)"
-    return f"{total:,} record{'s' if total != 1 else ''}"
+    return newest_of(shown, total, "record")

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dash import Input, Output, callback, html
+from dash import Input, Output, callback, dcc, get_app, html
 
 from ..formatting import human_bytes
 from ..series.frames import zone
@@ -121,4 +121,7 @@ def _refresh_banner(_, tz_name):
     now = time.time()
     status = with_reads(services.cache.collector_status(), services.reads, now)
     message, level = describe_status(status, now, zone(tz_name))
+    if status and status.get("quarantined"):
+        prefix = get_app().config.requests_pathname_prefix
+        message = [message, " · ", dcc.Link("see the quarantine", href=f"{prefix}quarantine")]
     return message, f"banner banner-{level}"
