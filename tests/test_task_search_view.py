@@ -1,5 +1,7 @@
 """The /tasks page's rules as plain functions: From/To in the browser's zone, state chips and
 their counts, how often the live counts run."""
+import time
+
 import pytest
 
 from celery_scope.tasks.filters import TaskFilter, parse_filter
@@ -7,6 +9,7 @@ from celery_scope.tasks.view import (
     active_chip,
     chosen_states,
     controls_to_params,
+    counting_clock,
     counts_on_its_own,
     in_zone,
     next_count_tick,
@@ -97,3 +100,10 @@ def test_a_broken_search_counts_as_no_state():
 ])
 def test_counting_keeps_to_its_share_of_the_database(spent, interval, expected):
     assert next_count_tick(10, spent, interval) == expected
+
+
+def test_counting_on_sqlite_is_timed_by_this_thread_s_cpu_not_by_a_busy_machine():
+    sqlite, server = counting_clock("sqlite"), counting_clock("postgresql")
+    began = sqlite(), server()
+    time.sleep(0.2)  # waiting costs no CPU: as a count stalled behind other processes
+    assert sqlite() - began[0] < 0.05 and server() - began[1] >= 0.2

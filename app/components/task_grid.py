@@ -68,7 +68,11 @@ def make_task_grid(grid_id: str, visible: list[str], link_prefix: str,
         getRowId="params.data.uuid",
         defaultColDef={"filter": False,
                        "sortingOrder": ["desc", "asc"]},  # never unsorted: the store sorts
+        # one block request at a time: the grid component answers whichever request it
+        # made last, so a second concurrent one (a refresh of two cached blocks) would
+        # leave the first block showing its old rows
         dashGridOptions={"cacheBlockSize": PAGE_ROWS, "maxBlocksInCache": 20,
+                         "maxConcurrentDatasourceRequests": 1,
                          "infiniteInitialRowCount": 1, "rowBuffer": 0,
                          "suppressMultiSort": True, "tooltipShowDelay": 300,
                          # rows picked for a bulk retry or revoke (components/bulk_actions.py);

@@ -37,6 +37,7 @@ from ..tasks.view import (
     CHIPS,
     active_chip,
     controls_to_params,
+    counting_clock,
     counts_on_its_own,
     grid_request_filter,
     next_count_tick,
@@ -275,14 +276,15 @@ def _count(params, tick, last, mark):
     if ctx.triggered_id == INTERVAL and last.get("key") == key and (
             last.get("marker") == marker or tick < last.get("due", 0)):
         raise dash.exceptions.PreventUpdate
-    began, now = time.perf_counter(), time.time()
+    clock = counting_clock(engine.dialect.name)
+    began, now = clock(), time.time()
     counts = task_queries.state_counts(engine, task_filter, now)
     total = (task_queries.count(engine, task_filter, now) if counts_on_its_own(task_filter)
              else total_of(counts, task_filter))
     new = 0
     if mark and mark.get("key") == key:
         new = task_queries.count_received_after(engine, task_filter, mark.get("newest"), now)
-    spent = time.perf_counter() - began
+    spent = clock() - began
     live = {"key": key, "marker": marker, "new": new, "counts": counts,
             "newest": task_queries.newest_received(engine),
             "due": next_count_tick(tick, spent, services.settings.refresh_interval)}
