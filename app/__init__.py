@@ -70,8 +70,8 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
     services.install(app.server)
     from .auth.credentials import TokenStore
     from .auth.gate import install
-    from .auth.roles import current_user
     from .auth.sessions import SessionStore
+    from .auth.users import current_user
     install(app, settings, TokenStore(services.store.engine),
             SessionStore(services.store.engine, settings.session_hours * 3600))
 

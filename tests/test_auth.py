@@ -16,10 +16,11 @@ from celery_scope.auth.credentials import (
     parse_users_file,
 )
 from celery_scope.auth.gate import same_origin, secret_key
-from celery_scope.auth.roles import OPEN_USER, Forbidden, GuardedControl, User, check_action
+from celery_scope.auth.roles import Forbidden, GuardedControl, check_action
 from celery_scope.auth.sign_in import login_message
 from celery_scope.auth.sign_in import safe_next as _safe_next
 from celery_scope.auth.throttle import LoginThrottle
+from celery_scope.auth.users import OPEN_USER, User
 from celery_scope.config import ConfigError, resolve
 from celery_scope.store.history import HistoryStore
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..auth.gated_action import gated_action
-from ..auth.roles import current_user
+from ..auth.users import current_user
 from ..broker.gate import ControlError
 from ..services import Services
 from .rules import Rule, RuleError, parse_rule

@@ -11,7 +11,7 @@ from flask import Response, jsonify, request, stream_with_context
 
 from ..audit import queries
 from ..audit.trail import record_action, recorded
-from ..auth.roles import current_user
+from ..auth.users import current_user
 from ..services import current
 from . import api
 from .flower import number_arg

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
+from ..auth.users import current_user
 from ..broker.gate import BrokerUnavailable, ControlError
 from ..store.schema import audit
 from . import retention
@@ -42,8 +43,6 @@ def current_actor() -> Actor:
     """The user and role of this request (auth.roles) and the store of its app (services);
     outside a request, the operator at the command line with no store."""
     import flask
-
-    from ..auth.roles import current_user  # late: auth.roles records through this module
 
     user = current_user()
     services = flask.current_app.extensions.get("celery_scope") if flask.has_app_context() \

@@ -31,10 +31,11 @@ from ..config import Settings
 from . import dash_requests
 from .credentials import Account, TokenStore, load_accounts, rank
 from .dash_requests import MalformedCall, draws_page, read_call
-from .roles import ADMIN_ENDPOINTS, DRY_RUN_ENDPOINTS, OPEN_USER, User
+from .roles import ADMIN_ENDPOINTS, DRY_RUN_ENDPOINTS
 from .sessions import SessionStore
 from .sign_in import safe_next
 from .throttle import LoginThrottle, Throttled, decoy_account, verify_password
+from .users import OPEN_USER, User
 
 if TYPE_CHECKING:
     from .oauth import OAuthSignIn

@@ -26,8 +26,8 @@ from joserfc.errors import JoseError
 
 from ..config import Settings
 from .email_rules import AllowList, RoleMap
-from .roles import User
 from .sign_in import safe_next
+from .users import User
 
 log = logging.getLogger(__name__)
 

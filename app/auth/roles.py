@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import flask
-import flask_login
-
+from ..audit.trail import record_outcome
 from ..broker.control import Control, ControlResult
 from ..broker.gate import ControlError
 from .credentials import rank
+from .users import current_user
 
 # Control actions a role below `admin` may not take: they change how workers run.
 ADMIN_ACTIONS = frozenset({"worker_shutdown", "worker_pool_autoscale", "task_rate_limit",
@@ -46,25 +44,6 @@ class Forbidden(ControlError):
     """The signed-in role may not take this action."""
 
 
-@dataclass(frozen=True)
-class User(flask_login.UserMixin):
-    name: str
-    role: str
-    via: str  # session, basic, token, or open (no authentication configured)
-
-    def get_id(self) -> str:
-        return self.name
-
-
-OPEN_USER = User("local", "admin", "open")
-
-
-def current_user() -> User | None:
-    """The user of this request: signed in, by credentials, or everyone when auth is off."""
-    if not flask.has_request_context():
-        return OPEN_USER  # the collector and the command line act for the operator
-    user = flask.g.get("scope_user")
-    return user
 
 
 def current_role() -> str:
@@ -123,8 +102,6 @@ def _described(result: Any) -> tuple[str, str]:
 def _recorded(action: str, method: Any) -> Any:
     """`method`, recording each call: its targets and parameters, and how it went (a
     refusal of the arguments or the target, a broker or worker error, or ok)."""
-    from ..audit.trail import record_outcome  # late: the trail reads this module's user
-
     signature = inspect.signature(method)
 
     @functools.wraps(method)

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 import dash
 from dash import dcc, html
 
-from ..auth.roles import current_user
 from ..auth.sign_in import login_message
+from ..auth.users import current_user
 from ..services import current
 
 dash.register_page(__name__, path="/login", name="Sign in", title="Sign in · celery-scope",
