@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -59,6 +59,12 @@ def utc_moment(epoch: float) -> datetime | None:
         return datetime.fromtimestamp(epoch, tz=timezone.utc)
     except (OverflowError, ValueError, OSError):
         return None
+
+
+def moment_text(epoch: float, zone: tzinfo) -> str:
+    """Epoch seconds as a wall-clock time in `zone` (the browser's), to the second."""
+    moment = utc_moment(epoch)
+    return "–" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def newest_of(shown: int, total: int, noun: str) -> str:

@@ -1,7 +1,9 @@
 """Worker page data from Inspector snapshots: input snapshot → expected rows."""
+from zoneinfo import ZoneInfo
+
 import pytest
 
-from celery_scope.formatting import display_value, human_bytes, human_seconds
+from celery_scope.formatting import display_value, human_bytes, human_seconds, moment_text
 from celery_scope.workers.detail import (
     broker_facts,
     conf_rows,
@@ -186,3 +188,9 @@ def test_bad_input_is_refused_before_asking(action, params, error):
     from celery_scope.workers.actions import check_action
     with pytest.raises(ControlError, match=error):
         check_action(action, params)
+
+
+def test_a_moment_is_shown_on_the_browser_s_wall_clock():
+    assert moment_text(1_800_000_000, ZoneInfo("Asia/Kolkata")) == "2027-01-15 13:30:00"
+    assert moment_text(1_800_000_000, ZoneInfo("UTC")) == "2027-01-15 08:00:00"
+    assert moment_text(float("nan"), ZoneInfo("UTC")) == "–"

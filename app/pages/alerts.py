@@ -4,6 +4,7 @@ their cause, the history of what fired and resolved, failed deliveries; muting a
 from __future__ import annotations
 
 import time
+from datetime import tzinfo
 
 import dash
 import dash_ag_grid as dag
@@ -23,9 +24,11 @@ from ..components.empty_state import empty_state
 from ..components.grid_defaults import DEFAULT_COL_DEF, GRID_CLASS, auto_height_options, col_def
 from ..components.page_header import page_header
 from ..components.pill import status_pill
-from ..components.refresh import INTERVAL
+from ..components.refresh import BROWSER_TZ, INTERVAL
 from ..components.toast import TOAST, toast
 from ..components.toolbar import toolbar, toolbar_group
+from ..formatting import moment_text
+from ..series.frames import zone
 from ..services import current
 
 dash.register_page(__name__, path="/alerts", name="Alerts", title="Alerts · celery-scope",
@@ -169,20 +172,20 @@ def _active_list(rules: list, rule_objects: dict[str, Rule], base: str) -> Compo
     return html.Ul(items, className="alerts-active-list")
 
 
-def _table(rows: list, columns: tuple, title: str, hint: str) -> Component:
+def _table(rows: list, columns: tuple, title: str, hint: str, tz: tzinfo) -> Component:
     if not rows:
         return empty_state(title, hint)
     head = html.Thead(html.Tr([html.Th(label) for label, _ in columns]))
-    body = html.Tbody([html.Tr([html.Td(_cell(row.get(key), key)) for _, key in columns])
+    body = html.Tbody([html.Tr([html.Td(_cell(row.get(key), key, tz)) for _, key in columns])
                        for row in rows])
     return html.Table([head, body], className="table alerts-table")
 
 
-def _cell(value, key: str) -> str:
+def _cell(value, key: str, tz: tzinfo) -> str:
     if value is None:
         return ""
     if key in ("at", "started_at"):
-        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+        return moment_text(value, tz)
     if key == "labels":
         return ", ".join(f"{name}={text}" for name, text in sorted(value.items()))
     if isinstance(value, float):
@@ -201,9 +204,10 @@ FAILURE_COLUMNS = (("When", "at"), ("Notifier", "notifier"), ("Rule", "rule"),
           Output(HISTORY, "children"), Output(FAILURES, "children"),
           Output(REFUSED, "children"), Output(REFUSED, "hidden"),
           *[Output(button, "disabled") for button in (*MUTE_BUTTONS, UNMUTE)],
-          Input(INTERVAL, "n_intervals"), Input(VERSION, "data"))
-def _refresh(_ticks, _version):
+          Input(INTERVAL, "n_intervals"), Input(VERSION, "data"), Input(BROWSER_TZ, "data"))
+def _refresh(_ticks, _version, tz_name):
     services = current()
+    tz = zone(tz_name)
     store = AlertStore(services.store.engine)
     now = time.time()
     seen = overview(store, services.settings, now)
@@ -216,9 +220,9 @@ def _refresh(_ticks, _version):
             [{"label": rule["name"], "value": rule["name"]} for rule in rules],
             _active_list(rules, objects, base),
             _table(store.history(limit=100), HISTORY_COLUMNS, "No alert history",
-                   "Each time a rule fires or resolves, it is written here."),
+                   "Each time a rule fires or resolves, it is written here.", tz),
             _table(seen["delivery_failures"], FAILURE_COLUMNS, "No failed deliveries",
-                   "A notification given up after its retries is listed here."),
+                   "A notification given up after its retries is listed here.", tz),
             refused or "", not refused, *([bool(refused)] * (len(MUTE_BUTTONS) + 1)))
 
 

@@ -5,15 +5,10 @@ from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from ..formatting import human_seconds, utc_moment
+from ..formatting import human_seconds, moment_text
 from .queries import IssueReport
 
 WINDOWS = {"1h": "last hour", "24h": "last 24 h", "7d": "last 7 days", "all": "all history"}
-
-
-def moment_text(epoch: float, zone: ZoneInfo) -> str:
-    moment = utc_moment(epoch)
-    return "–" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def bar_heights(counts: list[int]) -> list[int]:
