@@ -44,8 +44,6 @@ class Forbidden(ControlError):
     """The signed-in role may not take this action."""
 
 
-
-
 def current_role() -> str:
     user = current_user()
     return user.role if user else ""

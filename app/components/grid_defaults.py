@@ -11,6 +11,11 @@ DEFAULT_COL_DEF: dict[str, Any] = {"resizable": True, "wrapHeaderText": True,
                                    "autoHeaderHeight": True, "suppressHeaderMenuButton": True}
 
 
+# Epoch seconds shown to the second in the browser's zone; empty for none.
+SECONDS_TIME = {"function": "params.value == null ? '' : "
+                            "d3.timeFormat('%Y-%m-%d %H:%M:%S')(params.value * 1000)"}
+
+
 def col_def(**overrides) -> dict[str, Any]:
     return {**DEFAULT_COL_DEF, **overrides}
 

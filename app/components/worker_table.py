@@ -10,11 +10,9 @@ from typing import Any
 
 import dash_ag_grid as dag
 
-from .grid_defaults import GRID_CLASS, auto_height_options, col_def
+from .grid_defaults import GRID_CLASS, SECONDS_TIME, auto_height_options, col_def
 
 # Epoch seconds shown in the browser's time zone.
-TIME_FORMAT = "d3.timeFormat('%Y-%m-%d %H:%M:%S')(params.value * 1000)"
-_TIME = {"function": f"params.value == null ? '' : {TIME_FORMAT}"}
 _AGE = {"function": "params.value == null ? '' : d3.format('.0f')(params.value) + ' s ago'"}
 # One column for the three load averages (as Flower shows them), sorted by the 1-minute one.
 _BY_LOAD1 = {"function": "(nodeA.data.load1 == null ? -1 : nodeA.data.load1) - "
@@ -57,7 +55,7 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     col_def(field="load", headerName="Load 1m / 5m / 15m", type="numericColumn",
             comparator=_BY_LOAD1, minWidth=150, flex=1, getQuickFilterText=_NOT_SEARCHED,
             headerTooltip="The worker host's load averages over 1, 5 and 15 minutes"),
-    col_def(field="last_heartbeat", headerName="Last heartbeat", valueFormatter=_TIME,
+    col_def(field="last_heartbeat", headerName="Last heartbeat", valueFormatter=SECONDS_TIME,
             minWidth=150, flex=1, getQuickFilterText=_NOT_SEARCHED),
     col_def(field="heartbeat_age", headerName="Age", type="numericColumn", valueFormatter=_AGE,
             minWidth=80, flex=1, getQuickFilterText=_NOT_SEARCHED,

@@ -21,7 +21,13 @@ from ..broker.gate import ControlError
 from ..components.card import card
 from ..components.confirm import ConfirmModal
 from ..components.empty_state import empty_state
-from ..components.grid_defaults import DEFAULT_COL_DEF, GRID_CLASS, auto_height_options, col_def
+from ..components.grid_defaults import (
+    DEFAULT_COL_DEF,
+    GRID_CLASS,
+    SECONDS_TIME,
+    auto_height_options,
+    col_def,
+)
 from ..components.page_header import page_header
 from ..components.pill import status_pill
 from ..components.refresh import BROWSER_TZ, INTERVAL
@@ -53,8 +59,6 @@ FORM_ERROR = "alerts-form-error"
 MODAL = ConfirmModal("alerts")
 
 STATE_TONES = {"firing": "bad", "pending": "warn", "ok": "good", "muted": "muted"}
-_TIME = {"function": "params.value == null ? '' : "
-                     "d3.timeFormat('%Y-%m-%d %H:%M:%S')(params.value * 1000)"}
 COLUMNS = [
     col_def(field="name", headerName="Rule", minWidth=160, flex=2, tooltipField="name"),
     col_def(field="kind", headerName="Kind", minWidth=165, flex=1),
@@ -69,7 +73,7 @@ COLUMNS = [
             valueFormatter={"function": "params.value == null ? '' : "
                                         "d3.format('.4~g')(params.value)"}),
     col_def(field="since", headerName="Since", minWidth=150, flex=0, width=160,
-            valueFormatter=_TIME, headerTooltip="In this browser's time zone"),
+            valueFormatter=SECONDS_TIME, headerTooltip="In this browser's time zone"),
     col_def(field="notify", headerName="Notify", minWidth=90, flex=1),
     col_def(field="source", headerName="Source", minWidth=105, flex=0, width=105),
 ]

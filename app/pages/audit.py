@@ -9,7 +9,13 @@ from dash import Input, Output, callback, dcc, html
 from ..audit import queries, view
 from ..components.card import card
 from ..components.empty_state import empty_state
-from ..components.grid_defaults import DEFAULT_COL_DEF, GRID_CLASS, auto_height_options, col_def
+from ..components.grid_defaults import (
+    DEFAULT_COL_DEF,
+    GRID_CLASS,
+    SECONDS_TIME,
+    auto_height_options,
+    col_def,
+)
 from ..components.page_header import page_header
 from ..components.refresh import INTERVAL
 from ..components.toolbar import toolbar, toolbar_group
@@ -27,11 +33,10 @@ EMPTY = "audit-empty"
 COUNT = "audit-count"
 DOWNLOAD = "audit-csv"
 
-_TIME = {"function": "d3.timeFormat('%Y-%m-%d %H:%M:%S')(params.value * 1000)"}
 _OUTCOME_CLASS = {f"audit-outcome tone-{tone}": f"params.value == '{outcome}'"
                   for outcome, tone in view.OUTCOME_TONES.items()}
 COLUMNS = [
-    col_def(field="at", headerName="Time", valueFormatter=_TIME, minWidth=170, flex=0,
+    col_def(field="at", headerName="Time", valueFormatter=SECONDS_TIME, minWidth=170, flex=0,
             width=170, sort="desc", headerTooltip="In this browser's time zone"),
     col_def(field="user", headerName="User", minWidth=110, flex=1),
     col_def(field="role", headerName="Role", minWidth=100, flex=0, width=100),

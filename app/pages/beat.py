@@ -21,7 +21,13 @@ from ..broker.gate import ControlError
 from ..components.card import card
 from ..components.confirm import ConfirmModal
 from ..components.empty_state import empty_state
-from ..components.grid_defaults import DEFAULT_COL_DEF, GRID_CLASS, auto_height_options, col_def
+from ..components.grid_defaults import (
+    DEFAULT_COL_DEF,
+    GRID_CLASS,
+    SECONDS_TIME,
+    auto_height_options,
+    col_def,
+)
 from ..components.page_header import page_header
 from ..components.pill import status_pill
 from ..components.refresh import INTERVAL
@@ -40,8 +46,6 @@ NO_ENTRIES = "No periodic tasks"
 NO_ENTRIES_HINT = ("Give celery-scope a schedule to read: start it as `celery -A proj scope` "
                    "(or with --app proj) for the app's beat_schedule, --beat-db with "
                    "django-celery-beat's database URL, or --redbeat-redis-url for RedBeat.")
-_TIME = {"function": "params.value == null ? '' : "
-                     "d3.timeFormat('%Y-%m-%d %H:%M:%S')(params.value * 1000)"}
 _SECONDS = {"function": "params.value == null ? '' : d3.format('.3~f')(params.value) + ' s'"}
 _STATUS_CLASS = {f"beat-status tone-{tone}": f"params.value == '{status}'"
                  for status, tone in STATUS_TONES.items()}
@@ -58,7 +62,7 @@ def _columns(refused: str | None) -> list[dict[str, Any]]:
                 tooltipField="problem", minWidth=100, width=110, flex=0, filter=True),
         col_def(field="schedule_text", headerName="Schedule", minWidth=150, flex=2,
                 filter=True, tooltipField="schedule_text"),
-        col_def(field="next_due", headerName="Next due", valueFormatter=_TIME, minWidth=160,
+        col_def(field="next_due", headerName="Next due", valueFormatter=SECONDS_TIME, minWidth=160,
                 flex=0, width=165, headerTooltip="In this browser's time zone"),
         col_def(field="last_run_uuid", headerName="Last run", cellRenderer="TaskLink",
                 minWidth=110, flex=1),

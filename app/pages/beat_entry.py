@@ -17,7 +17,13 @@ from ..components.beat_chart import strip_chart
 from ..components.card import card
 from ..components.confirm import ConfirmModal
 from ..components.empty_state import empty_state
-from ..components.grid_defaults import DEFAULT_COL_DEF, GRID_CLASS, auto_height_options, col_def
+from ..components.grid_defaults import (
+    DEFAULT_COL_DEF,
+    GRID_CLASS,
+    SECONDS_TIME,
+    auto_height_options,
+    col_def,
+)
 from ..components.page_header import page_header
 from ..components.refresh import BROWSER_TZ, INTERVAL
 from ..components.toast import TOAST, toast
@@ -40,13 +46,11 @@ RESULT = "beat-entry-result"
 MODAL = ConfirmModal("beat-entry")
 WINDOWS = {"1h": 3600.0, "6h": 6 * 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
 SHOWN_RUNS = 200
-_TIME = {"function": "params.value == null ? '' : "
-                     "d3.timeFormat('%Y-%m-%d %H:%M:%S')(params.value * 1000)"}
 RUN_COLUMNS = [
     col_def(field="uuid", headerName="Task", cellRenderer="TaskLink", minWidth=260, flex=2),
     col_def(field="state", headerName="State", cellRenderer="StatusBadge", minWidth=100,
             flex=0, width=110),
-    col_def(field="received", headerName="Received", valueFormatter=_TIME, minWidth=160,
+    col_def(field="received", headerName="Received", valueFormatter=SECONDS_TIME, minWidth=160,
             flex=1),
     col_def(field="runtime", headerName="Runtime (s)", type="numericColumn", minWidth=100,
             flex=0, width=110),

@@ -9,7 +9,13 @@ from dash import Input, Output, callback, html
 
 from ..components.card import card
 from ..components.empty_state import empty_state
-from ..components.grid_defaults import DEFAULT_COL_DEF, GRID_CLASS, auto_height_options, col_def
+from ..components.grid_defaults import (
+    DEFAULT_COL_DEF,
+    GRID_CLASS,
+    SECONDS_TIME,
+    auto_height_options,
+    col_def,
+)
 from ..components.page_header import page_header
 from ..components.refresh import INTERVAL
 from ..formatting import newest_of
@@ -22,9 +28,8 @@ GRID, EMPTY, COUNT = "quarantine-grid", "quarantine-empty", "quarantine-count"
 SHOWN = 500  # newest entries on the page; the CSV holds every one
 RAW_SHOWN = 2000  # characters of a raw message in the grid; the CSV has it whole
 
-_TIME = {"function": "d3.timeFormat('%Y-%m-%d %H:%M:%S')(params.value * 1000)"}
 COLUMNS = [
-    col_def(field="at", headerName="Set aside", valueFormatter=_TIME, minWidth=170, flex=0,
+    col_def(field="at", headerName="Set aside", valueFormatter=SECONDS_TIME, minWidth=170, flex=0,
             width=170, headerTooltip="In this browser's time zone"),
     col_def(field="reason", headerName="Why", minWidth=260, flex=2, tooltipField="reason"),
     col_def(field="raw", headerName="Raw message", minWidth=300, flex=3, tooltipField="raw",
