@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from celery_scope.query_string import FilterError, parse_time
-from celery_scope.series.build import build_heatmap, build_series, point_link, series_csv
+from celery_scope.series.build import (
+    build_heatmap,
+    build_series,
+    finished_per_bucket,
+    point_link,
+    series_csv,
+)
 from celery_scope.series.frames import (
     OTHER,
     epoch_from_local,
@@ -417,3 +423,15 @@ def test_a_window_ending_now_is_redrawn_and_a_closed_one_is_not():
     open_ended = SeriesSpec(range=None, since=T0)
     assert due(open_ended, None, END, 30) and due(open_ended, END - 60, END, 30)
     assert not due(window(), None, END, 30)
+
+
+def test_the_dashboards_throughput_equals_the_explore_counts(filled):
+    """The dashboard's one-query throughput gives what /explore's succeeded and failed
+    charts give over the same hour."""
+    throughput = finished_per_bucket(filled.engine, "1h", 60, now=END)
+    for metric, counts in (("succeeded", throughput.succeeded), ("failed", throughput.failed)):
+        frame = build_series(filled.engine, SeriesSpec(metric=metric, range="1h", bucket=60),
+                             now=END).frame
+        assert throughput.starts == list(frame.index)
+        assert counts == frame[metric].astype(int).tolist()
+    assert throughput.succeeded[-3:] == [5, 0, 1] and throughput.failed[-3:] == [0, 0, 1]

@@ -14,7 +14,7 @@ import pytest
 import requests
 from sqlalchemy.exc import OperationalError
 
-from celery_scope.api.history import _stream_tasks, page_query
+from celery_scope.api.history import _stream_tasks
 from celery_scope.api.streaming import marked_incomplete, started
 from celery_scope.store.history import HistoryStore
 from celery_scope.store.merge import new_task_row
@@ -108,7 +108,7 @@ def test_a_json_stream_cut_midway_never_closes(own_postgres, database_url):
     seed(database_url, 2000)
     store = HistoryStore(database_url)
     try:
-        query = page_query(parse_filter({}, T0), [], T0, 0, None)
+        query = task_queries.page_query(parse_filter({}, T0), 0, None, T0)
         chunks = started(_stream_tasks(store.engine, query))  # the first batch is read here
         received = [next(chunks)]
         terminate_sessions(own_postgres, database_of(database_url))

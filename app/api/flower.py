@@ -62,7 +62,6 @@ from . import api
 TASK_FIELDS = EventTask._fields  # Flower answers celery's Task.as_dict(), in this order
 FLOWER_TIME_FORMAT = "%Y-%m-%d %H:%M"  # received_start & co., in the server's local time
 ETA_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # Flower's format for eta / expires in apply bodies
-MAX_SPLIT = 20  # values of a state/name list asked one query each (see page_query)
 STREAM_BATCH = 500  # rows per database round trip while streaming /api/tasks
 MAX_TASK_TYPES = 10_000
 MAX_NUMBER = 2**53  # larger numbers overflow the database's integers and JSON's doubles

@@ -9,17 +9,16 @@ from typing import Any
 
 import orjson
 from flask import Response
-from sqlalchemy import Select, and_, func, select, union_all
+from sqlalchemy import func, select
 
 from ..query_string import FilterError, parse_time
 from ..services import current
 from ..store.schema import tasks
 from ..tasks import queries as task_queries
-from ..tasks.filters import SORTABLE, TaskFilter, parse_filter
+from ..tasks.filters import SORTABLE, parse_filter
 from . import api
 from .flower import (
     FLOWER_TIME_FORMAT,
-    MAX_SPLIT,
     MAX_TASK_TYPES,
     STREAM_BATCH,
     TASK_FIELDS,
@@ -87,43 +86,7 @@ def _tasks_query(now: float):
                 conditions.append(compare(_flower_time(f"{column}_{bound}", text)))
     limit = number_arg("limit", int, minimum=0)
     offset = max(number_arg("offset", int, default=0), 0)
-    return page_query(task_filter, conditions, now, offset, limit)
-
-
-def page_query(task_filter: TaskFilter, conditions: list, now: float, offset: int,
-               limit: int | None) -> Select:
-    """The filter's rows in its order, from `offset`, at most `limit` of them.
-
-    A list of states (or names) sorted by received time is asked as one query per value,
-    merged: each walks its (state, received) or (name, received) index and stops after
-    offset + limit rows, where a single `IN (...)` query makes the database collect and
-    sort every match (560 ms instead of 4 ms for SUCCESS,FAILURE over 1M tasks).
-    """
-    def where(part: TaskFilter):
-        return and_(task_queries.where_clause(part, now), *conditions)
-
-    parts = _split_lists(task_filter)
-    if limit is None or parts is None:
-        query = task_queries.ordered(select(tasks).where(where(task_filter)), task_filter)
-        query = query.offset(offset)
-        return query if limit is None else query.limit(limit)
-    merged = union_all(*(
-        select(task_queries.ordered(select(tasks).where(where(part)), part)
-               .limit(offset + limit).subquery()) for part in parts)).subquery()
-    column = merged.c[task_filter.sort_column]
-    order = [column.desc(), merged.c.uuid.desc()] if task_filter.descending else [
-        column.asc(), merged.c.uuid.asc()]
-    return select(merged).order_by(*order).offset(offset).limit(limit)
-
-
-def _split_lists(task_filter: TaskFilter) -> list[TaskFilter] | None:
-    if task_filter.sort_column != "received":
-        return None
-    if 1 < len(task_filter.states) <= MAX_SPLIT:
-        return [task_filter.with_changes(states=(state,)) for state in task_filter.states]
-    if 1 < len(task_filter.names) <= MAX_SPLIT:
-        return [task_filter.with_changes(names=(name,)) for name in task_filter.names]
-    return None
+    return task_queries.page_query(task_filter, offset, limit, now, conditions)
 
 
 def _children_of(connection, uuids: list[str]) -> dict[str, list[str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import dash
-import pandas as pd
 from celery import states
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
@@ -25,9 +24,8 @@ from ..components.toolbar import toolbar, toolbar_group
 from ..components.worker_table import NO_WORKERS, make_worker_grid
 from ..queues.detail import longest_wait
 from ..queues.overview import current_queues
-from ..series.build import build_series
+from ..series.build import finished_per_bucket
 from ..series.frames import zone
-from ..series.spec import SeriesSpec
 from ..services import current
 from ..workers.actions import confirmation, describe_round, run_worker_action
 from ..workers.frames import dashboard_summary, grid_records, worker_frame, worker_totals
@@ -108,9 +106,7 @@ def _refresh(_, tz_name):
     worst = longest_wait(current_queues(services.store, services.cache, now,
                                          now - 3 * services.settings.queue_sample_interval))
     summary.append(longest_wait_card(worst, services.settings.pathname_prefix + "broker"))
-    finished = pd.concat([build_series(services.store.engine, SeriesSpec(
-        metric=metric, range="1h", bucket=CHART_BUCKET), now).frame
-        for metric in ("succeeded", "failed")], axis=1)
+    finished = finished_per_bucket(services.store.engine, "1h", CHART_BUCKET, now)
     figure = throughput_figure(finished, "Tasks finished per minute, last hour", zone(tz_name))
     totals = [worker_totals(workers)] if not workers.empty else []
     return summary, grid_records(workers), totals, not workers.empty, figure

@@ -41,15 +41,22 @@ tasks = Table(
     Column("orphaned", Float),  # when its worker went offline while it ran (alerts/)
     Column("periodic_task", String),  # the beat entry that sent it, when the worker hook says
     # The two time indexes also carry the columns the /explore aggregations read, so a
-    # chart over a day or a week is answered from the index without touching the rows.
-    Index("ix_tasks_received_cover", "received", "name", "worker", "queue", "started"),
+    # chart over a day or a week is answered from the index without touching the rows;
+    # the first ends with uuid, the grid's tiebreak, so a page deep in received order is
+    # found in the index alone (tasks/queries.py, page_query).
+    Index("ix_tasks_received_cover_uuid", "received", "name", "worker", "queue", "started",
+          "uuid"),
     Index("ix_tasks_state_timestamp_cover", "state", "timestamp", "name", "worker", "queue",
           "runtime", "received"),
     Index("ix_tasks_retried", "retried", "name", "worker", "queue",
           sqlite_where=text("retried IS NOT NULL"), postgresql_where=text("retried IS NOT NULL")),
-    Index("ix_tasks_state_received", "state", "received"),
-    Index("ix_tasks_name_received", "name", "received"),
-    Index("ix_tasks_worker_received", "worker", "received"),
+    # The grid's sorts and single filters: each its column, then the grid's order within
+    # it (received, uuid), so a filter's page or count, or a page sorted by the column,
+    # walks one index (tasks/queries.py, sort_keys). The queue filter also matches the
+    # routing key.
+    *(Index(f"ix_tasks_{column}_received_uuid", column, "received", "uuid")
+      for column in ("state", "name", "worker", "queue", "runtime")),
+    Index("ix_tasks_routing_key_received", "routing_key", "received"),
     Index("ix_tasks_parent", "parent_id"),
 )
 
@@ -173,7 +180,8 @@ audit = Table(
 
 # Indexes of earlier versions that a wider one above replaces; dropped when a store opens.
 RETIRED_INDEXES = ("ix_tasks_received", "ix_tasks_state_timestamp", "ix_worker_samples_time",
-                   "ix_tasks_issue")
+                   "ix_tasks_issue", "ix_tasks_received_cover", "ix_tasks_state_received",
+                   "ix_tasks_name_received", "ix_tasks_worker_received")
 
 TASK_COLUMNS = tuple(column.name for column in tasks.columns)
 WORKER_COLUMNS = tuple(column.name for column in workers.columns)

@@ -1,7 +1,8 @@
 """TaskFilter → SQL: where-clauses, sorting, paging and streaming over the tasks table.
 
 Everything runs in the database (SQLAlchemy Core, SQLite or PostgreSQL); nothing loads a
-whole result: pages use LIMIT/OFFSET, exports stream rows with a server-side cursor.
+whole result: pages skip rows on an index (page_query), exports stream rows with a
+server-side cursor.
 """
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Float, String, and_, case, func, literal_column, or_, select, true
+from sqlalchemy import (
+    Float,
+    String,
+    and_,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -94,21 +106,78 @@ def search_conditions(terms: SearchTerms) -> list[ColumnElement[bool]]:
     return conditions
 
 
+MAX_SPLIT = 20  # values of a state or name list asked one query each (see page_query)
+
+
+def sort_keys(task_filter: TaskFilter) -> tuple[str, ...]:
+    """The columns rows are ordered by, all in the filter's direction: its sort column,
+    then received time, then uuid, so pages never overlap or skip rows, and each order is
+    the order of one index (state, name, worker, queue, runtime: each `(column, received,
+    uuid)`), which a page walks instead of sorting every match."""
+    column = task_filter.sort_column
+    if column == "uuid":
+        return ("uuid",)
+    if column == "received":
+        return ("received", "uuid")
+    return (column, "received", "uuid")
+
+
+def _order_by(columns, task_filter: TaskFilter) -> list:
+    keys = [columns[name] for name in sort_keys(task_filter)]
+    return [key.desc() if task_filter.descending else key.asc() for key in keys]
+
+
 def ordered(query: Select, task_filter: TaskFilter) -> Select:
-    """Sort by the filter's column, then uuid, so pages never overlap or skip rows."""
-    column = tasks.c[task_filter.sort_column]
-    direction = column.desc() if task_filter.descending else column.asc()
-    tiebreak = tasks.c.uuid.desc() if task_filter.descending else tasks.c.uuid.asc()
-    if column is tasks.c.uuid:
-        return query.order_by(direction)
-    return query.order_by(direction, tiebreak)
+    """The query in the filter's order (sort_keys)."""
+    return query.order_by(*_order_by(tasks.c, task_filter))
+
+
+def page_query(task_filter: TaskFilter, offset: int, limit: int | None,
+               now: float | None = None, conditions=()) -> Select:
+    """The filter's rows (and `conditions`) in its order, from `offset`, at most `limit`.
+
+    The page is found on its sort keys alone, then its rows are read: skipping 50,000
+    rows walks an index instead of reading 50,000 whole rows (a deferred join). A list of
+    states or names sorted by received time is asked as one query per value, merged: each
+    walks its own index and stops after offset + limit rows, where one `IN (...)` makes the
+    database collect and sort every match (560 ms instead of 4 ms for SUCCESS,FAILURE
+    over 1M tasks).
+    """
+    def keys_of(part: TaskFilter) -> Select:
+        condition = and_(where_clause(part, now), *conditions)
+        return ordered(select(*(tasks.c[key] for key in sort_keys(part))).where(condition),
+                       part)
+
+    if limit is None:
+        query = ordered(select(tasks).where(and_(where_clause(task_filter, now),
+                                                 *conditions)), task_filter)
+        return query.offset(offset)
+    parts = _split_lists(task_filter)
+    if parts is None:
+        found = keys_of(task_filter).offset(offset).limit(limit).subquery()
+    else:
+        merged = union_all(*(select(keys_of(part).limit(offset + limit).subquery())
+                             for part in parts)).subquery()
+        found = (select(merged).order_by(*_order_by(merged.c, task_filter))
+                 .offset(offset).limit(limit).subquery())
+    return ordered(select(tasks).join(found, tasks.c.uuid == found.c.uuid), task_filter)
+
+
+def _split_lists(task_filter: TaskFilter) -> list[TaskFilter] | None:
+    if task_filter.sort_column != "received":
+        return None
+    if 1 < len(task_filter.states) <= MAX_SPLIT:
+        return [task_filter.with_changes(states=(state,)) for state in task_filter.states]
+    if 1 < len(task_filter.names) <= MAX_SPLIT:
+        return [task_filter.with_changes(names=(name,)) for name in task_filter.names]
+    return None
 
 
 def page(engine: Engine, task_filter: TaskFilter, offset: int, limit: int,
          now: float | None = None) -> list[dict[str, Any]]:
-    query = ordered(select(tasks).where(where_clause(task_filter, now)), task_filter)
+    """One page of the grid (or of /api/tasks): see page_query."""
     with engine.connect() as connection:
-        rows = connection.execute(query.offset(offset).limit(limit))
+        rows = connection.execute(page_query(task_filter, offset, limit, now))
         return [row._asdict() for row in rows]
 
 
