@@ -206,3 +206,22 @@ def test_a_signed_in_session_outlives_a_store_outage_and_a_revoked_one_does_not(
         store.close()
     finally:
         server.close()
+
+
+def test_a_stored_task_is_updated_in_the_columns_that_changed_only(store, cache, tmp_path):
+    """The writer writes what its events changed, nothing else: a column set behind its
+    back stays, and a batch whose events change nothing leaves the row alone."""
+    writer = make_writer(store, cache, tmp_path)
+    writer.ingest([message(task("task-received", "t1", 10.0, name="proj.add", args="(1,)"))])
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE tasks SET periodic_task = 'nightly' WHERE uuid = 't1'"))
+    for event in lifecycle("t1", 10.0)[1:]:  # each event a batch of its own
+        writer.ingest([message(event)])
+    row = store.task("t1")
+    assert (row["state"], row["runtime"], row["result"]) == ("SUCCESS", 0.1, "3")
+    assert (row["name"], row["args"], row["periodic_task"]) == ("proj.add", "(1,)", "nightly")
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE tasks SET result = 'kept' WHERE uuid = 't1'"))
+    writer.ingest([message(task("task-started", "t1", 10.1))])  # a replay: no change
+    assert store.task("t1")["result"] == "kept"
+    assert writer.status.snapshot()["events"] == 4

@@ -315,11 +315,11 @@ class EventCollector:
         observed: list[tuple] = []
         sampled: dict[str, float] = {}
         samples = self._fold_worker_events(workers, touched, observed, sampled)
-        task_rows = self._fold_task_events(tasks, touched, observed)
+        task_rows, stored = self._fold_task_events(tasks, touched, observed)
         now = time.time()
         quarantined = [{"at": now, "reason": problem.reason[:1000], "raw": raw_text(problem.raw)}
                        for problem in bad]
-        self.store.write(task_rows, list(touched.values()), samples, quarantined)
+        self.store.write(task_rows, list(touched.values()), samples, quarantined, stored)
         self._workers.update(touched)
         self._last_sample.update(sampled)
         self._observe(observed)
@@ -365,9 +365,13 @@ class EventCollector:
                                     "load1": row["load1"]})
         return samples
 
-    def _fold_task_events(self, events, touched_workers, observed) -> list[dict[str, Any]]:
-        """Merge task events into their rows, loading the rows the store already has."""
+    def _fold_task_events(self, events, touched_workers, observed
+                          ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        """Merge task events into their rows, loading the rows the store already has; the
+        merged rows, and the stored ones as they were loaded (the store writes what
+        changed)."""
         rows = self.store.load_tasks(list({event["uuid"] for event in events}))
+        stored = {uuid: dict(row) for uuid, row in rows.items()}
         for event in events:
             uuid = event["uuid"]
             row = rows.get(uuid)
@@ -382,4 +386,4 @@ class EventCollector:
                 observed.append(("task", event, dict(row), previous_state))
             if counter and row["worker"]:
                 self._worker(row["worker"], touched_workers)[counter] += 1
-        return list(rows.values())
+        return list(rows.values()), stored
