@@ -122,6 +122,32 @@ def _integer(kind: str, field: str, value: Any) -> int:
     return whole
 
 
+def _id(kind: str, field: str, value: Any) -> str:
+    return clip_id(_text(kind, field, value))
+
+
+def _name(kind: str, field: str, value: Any) -> str:
+    return _clip(_text(kind, field, value), NAME_CHARS)
+
+
+def _long_text(_kind: str, _field: str, value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)  # Celery sends reprs
+    return _clip(text.replace("\x00", ""), TEXT_CHARS)
+
+
+def _loadavg(kind: str, _field: str, value: Any) -> list[float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise ValueError(f"{kind} event whose loadavg is not three numbers")
+    return [_number(kind, "loadavg", number) for number in value]
+
+
+# How each field used is made safe; every other field is dropped. The event's own fields
+# are walked (5 to 15 of them), not this table: the decoder is a tenth of the writer's time.
+_CHECKS = {**dict.fromkeys(_IDS, _id), **dict.fromkeys(_NAMES, _name),
+           **dict.fromkeys(_TEXTS, _long_text), **dict.fromkeys(_FLOATS, _number),
+           **dict.fromkeys(_INTS, _integer), "loadavg": _loadavg}
+
+
 def _checked(event: dict[str, Any]) -> dict[str, Any]:
     kind = event.get("type")
     if not isinstance(kind, str) or not _EVENT_TYPE.fullmatch(kind):
@@ -133,28 +159,10 @@ def _checked(event: dict[str, Any]) -> dict[str, Any]:
     if not 0 <= timestamp <= LATEST_TIMESTAMP:
         raise ValueError(f"{kind} event with a timestamp out of range: {timestamp}")
     clean["timestamp"] = timestamp
-    for field in _IDS:
-        if event.get(field) is not None:
-            clean[field] = clip_id(_text(kind, field, event[field]))
-    for field in _NAMES:
-        if event.get(field) is not None:
-            clean[field] = _clip(_text(kind, field, event[field]), NAME_CHARS)
-    for field in _TEXTS:
-        value = event.get(field)
-        if value is not None:  # Celery sends reprs; anything else is shown as its repr
-            text = value if isinstance(value, str) else repr(value)
-            clean[field] = _clip(text.replace("\x00", ""), TEXT_CHARS)
-    for field in _FLOATS:
-        if event.get(field) is not None:
-            clean[field] = _number(kind, field, event[field])
-    for field in _INTS:
-        if event.get(field) is not None:
-            clean[field] = _integer(kind, field, event[field])
-    loadavg = event.get("loadavg")
-    if loadavg is not None:
-        if not isinstance(loadavg, (list, tuple)) or len(loadavg) != 3:
-            raise ValueError(f"{kind} event whose loadavg is not three numbers")
-        clean["loadavg"] = [_number(kind, "loadavg", value) for value in loadavg]
+    for field, value in event.items():
+        check = _CHECKS.get(field)
+        if check is not None and value is not None:
+            clean[field] = check(kind, field, value)
     if kind.startswith("task-") and not clean.get("uuid"):
         raise ValueError(f"{kind} event without a task uuid")
     if kind.startswith("worker-") and not clean.get("hostname"):
