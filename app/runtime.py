@@ -1,8 +1,10 @@
 """Running celery-scope: collector + web server in one process, or the collector alone."""
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
@@ -18,10 +20,28 @@ from .store.outage import short_store_error
 log = logging.getLogger("celery_scope")
 
 SERVER_THREADS = 8
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # glibc's mallopt() parameter
 
 
 class StartupError(RuntimeError):
     """Something the user must fix before celery-scope can start (port taken, store unusable)."""
+
+
+def limit_malloc_arenas() -> bool:
+    """Two malloc arenas instead of glibc's eight per core; whether that was set.
+
+    By default each thread that allocates gets an arena of its own and keeps what it frees
+    there; with the collector's and the web server's two dozen threads one process held
+    403 MB after the pages of a 1M-task store were read, 268 MB with two arenas. Left alone
+    off glibc, and when MALLOC_ARENA_MAX is set: the operator's value wins."""
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
+    return bool(mallopt(_M_ARENA_MAX, MALLOC_ARENAS))
 
 
 def configure_logging() -> None:
@@ -117,6 +137,7 @@ def serve(settings: Settings, celery_app: Celery | None = None) -> None:
 
     from . import create_app
 
+    limit_malloc_arenas()  # before any thread starts
     services = Services.open(settings)
     log.info("history kept in %s", store_location(settings.store))
     app = create_app(settings, services)
@@ -146,6 +167,7 @@ def serve(settings: Settings, celery_app: Celery | None = None) -> None:
 
 def collect(settings: Settings, celery_app: Celery | None = None) -> None:
     """The `celery-scope collect` command: only the collector (scale-out shape)."""
+    limit_malloc_arenas()  # before any thread starts
     services = Services.open(settings)
     log.info("history kept in %s", store_location(settings.store))
     stop = threading.Event()

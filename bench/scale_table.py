@@ -237,10 +237,10 @@ def grid_figures(engine, now: float, runs: int) -> dict[str, Cell]:
     return cells
 
 
-def app_client(url: str, broker: str, directory: str):
+def app_client(url: str, broker: str, directory: str, search_index: bool = False):
     settings = resolve({"broker": broker, "store": url, "cache_dir": f"{directory}/cache",
                         "retention_tasks": 10**9, "retention_days": 3650,
-                        "search_index": True}, environ={})
+                        "search_index": search_index}, environ={})
     services = Services.open(settings)
     client = create_app(settings, services).server.test_client()
     client.get("/")
@@ -254,14 +254,17 @@ def dashboard_payload(dependencies: list[dict]) -> dict:
         for entry in refresh["inputs"]})
 
 
-def app_figures(client, total: int, runs: int, export_runs: int) -> dict[str, Cell]:
+def dashboard_figures(client, runs: int) -> dict[str, Cell]:
     payload = dashboard_payload(client.get("/_dash-dependencies").json)
 
     def refresh():
         response = client.post("/_dash-update-component", json=payload)
         if response.status_code != 200:
             raise SystemExit(f"dashboard callback: {response.status_code} {response.data[:300]!r}")
+    return {"dashboard": latency(timings(refresh, runs))}
 
+
+def search_figures(client, runs: int) -> dict[str, Cell]:
     def search(word: str, expect_rows: bool):
         def call():
             response = client.get("/api/tasks", query_string={"search": word, "limit": 100})
@@ -269,10 +272,11 @@ def app_figures(client, total: int, runs: int, export_runs: int) -> dict[str, Ce
                 raise SystemExit(f"search {word!r}: {response.status_code} "
                                  f"{response.data[:300]!r}")
         return call
+    return {"search_hit": latency(timings(search(SEARCH_WORD, True), runs)),
+            "search_miss": latency(timings(search(MISSING_WORD, False), max(3, runs // 3)))}
 
-    cells = {"dashboard": latency(timings(refresh, runs)),
-             "search_hit": latency(timings(search(SEARCH_WORD, True), runs)),
-             "search_miss": latency(timings(search(MISSING_WORD, False), max(3, runs // 3)))}
+
+def export_figures(client, total: int, export_runs: int) -> dict[str, Cell]:
     rates = []
     for _ in range(export_runs):
         started = time.perf_counter()
@@ -281,8 +285,7 @@ def app_figures(client, total: int, runs: int, export_runs: int) -> dict[str, Ce
         response.close()
         rates.append(total / (time.perf_counter() - started))
     rate = statistics.median(rates)
-    cells["export"] = Cell(f"{rate:,.0f} rows/s ({size / 2**20:,.0f} MB)", rate)
-    return cells
+    return {"export": Cell(f"{rate:,.0f} rows/s ({size / 2**20:,.0f} MB)", rate)}
 
 
 def explore_figures(engine, now: float, runs: int) -> dict[str, Cell]:
@@ -394,10 +397,9 @@ def cpu_seconds(process: psutil.Process) -> float:
 
 
 def process_figures(url: str, broker: str, end: float, directory: Path, seconds: float,
-                    rounds: int) -> dict[str, Cell]:
+                    rounds: int, search_index: bool) -> dict[str, Cell]:
     scope = Scope(directory, broker, "--retention-tasks", str(10**9), "--retention-days", "3650",
-                  "--search-index",
-                  store=url)
+                  *(["--search-index"] if search_index else []), store=url)
     started = time.perf_counter()
     scope.start(timeout=600)
     assert scope.process is not None
@@ -478,19 +480,23 @@ def measure(stores: Stores, kind: str, options, redis_url: str) -> dict[str, Cel
     total = store.count_tasks()
     directory = tempfile.mkdtemp(prefix=f"scope-scale-{kind}-")
 
-    def in_app() -> dict[str, Cell]:
+    def built_index() -> dict[str, Cell]:
         started = time.perf_counter()  # once per kept store: the index stays in it
         building = ensure_search_index(store.engine)
         if building is not None:
             building.join()
         stop_search_index(store.engine)
-        built = Cell(f"{time.perf_counter() - started:,.1f} s")
-        client, services = app_client(url, redis_url, directory)
-        try:
-            return {"search_index": built,
-                    **app_figures(client, total, options.runs, options.export_runs)}
-        finally:
-            services.close()
+        return {"search_index": Cell(f"{time.perf_counter() - started:,.1f} s")}
+
+    def in_app(figures: Callable[..., dict[str, Cell]], *args,
+               search_index: bool = False) -> Callable[[], dict[str, Cell]]:
+        def run() -> dict[str, Cell]:
+            client, services = app_client(url, redis_url, directory, search_index)
+            try:
+                return figures(client, *args)
+            finally:
+                services.close()
+        return run
 
     def pruned() -> dict[str, Cell]:
         store.engine.dispose()  # PostgreSQL copies a database nobody is connected to
@@ -503,9 +509,13 @@ def measure(stores: Stores, kind: str, options, redis_url: str) -> dict[str, Cel
     parts = {
         "grid": lambda: grid_figures(store.engine, now, options.runs),
         "explore": lambda: explore_figures(store.engine, now, options.chart_runs),
-        "app": in_app,
+        "dashboard": in_app(dashboard_figures, options.runs),
+        "search": lambda: built_index() | in_app(search_figures, options.runs,
+                                                 search_index=True)(),
+        "export": in_app(export_figures, total, options.export_runs),
         "process": lambda: process_figures(url, redis_url, end, Path(directory),
-                                           options.heartbeat_seconds, options.page_rounds),
+                                           options.heartbeat_seconds, options.page_rounds,
+                                           "search" in options.parts),
         "prune": pruned,
     }
     try:
@@ -575,10 +585,11 @@ def main() -> None:
     parser.add_argument("--page-rounds", type=int, default=5,
                         help="rounds of page requests to the real process before its RSS")
     parser.add_argument("--parts", type=lambda text: text.split(","),
-                        default=["grid", "explore", "app", "process", "prune"],
-                        help="which figures, comma-separated: grid, explore, app (dashboard "
-                             "callback, search, export), process (start-up, RSS, heartbeats), "
-                             "prune")
+                        default=["grid", "explore", "dashboard", "search", "export", "process",
+                                 "prune"],
+                        help="which figures, comma-separated: grid, explore, dashboard, search "
+                             "(builds the search index first, once per kept store), export, "
+                             "process (start-up, RSS, heartbeats), prune")
     parser.add_argument("--seed-only", action="store_true",
                         help="seed the stores (into --keep) and stop")
     options = parser.parse_args()

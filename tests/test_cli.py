@@ -2,6 +2,7 @@
 spellings and options, and errors a person can read."""
 import os
 import subprocess
+import sys
 from importlib.metadata import version
 
 import pytest
@@ -176,3 +177,17 @@ def test_flower_variables_without_a_counterpart_are_named_and_ignored(tmp_path):
     assert result.exit_code == 0
     assert ("FLOWER_CERTFILE is a Flower setting celery-scope does not have; ignored"
             in result.output)
+
+
+@pytest.mark.parametrize("preset, applied", [(None, "True"), ("4", "False")])
+def test_the_process_limits_malloc_arenas_unless_the_operator_chose(preset, applied):
+    """celery-scope asks glibc for two malloc arenas (its threads each kept one, and their
+    freed memory, otherwise); MALLOC_ARENA_MAX set by the operator is left to glibc."""
+    environment = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
+    if preset:
+        environment["MALLOC_ARENA_MAX"] = preset
+    found = subprocess.run(
+        [sys.executable, "-c", "from celery_scope.runtime import limit_malloc_arenas as limit; "
+                               "print(limit())"],
+        env=environment, capture_output=True, text=True, timeout=60, check=True)
+    assert found.stdout.strip() == applied

@@ -94,7 +94,7 @@ def _refresh(_ticks, window, tz_name):
     now = time.time()
     status = services.cache.collector_status() or {}
     rows = queue_rows(services.store.latest_queue_samples(now - LATEST_SECONDS),
-                      consumers(services.cache), online_workers(services.store, now),
+                      consumers(services.cache), online_workers(services.store.workers(), now),
                       services.settings.pathname_prefix, now)
     seconds, bucket = chart_window(window)
     samples = services.store.queue_samples(None, now - seconds, bucket_seconds=bucket)

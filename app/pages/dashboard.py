@@ -99,12 +99,14 @@ def layout(**_query):
 def _refresh(_, tz_name):
     services = current()
     now = time.time()
-    workers = worker_frame(services.store.workers(), now)
+    rows = services.store.workers()
+    workers = worker_frame(rows, now)
     recent = services.store.count_states_since(now - RECENT_SECONDS,
                                                [states.SUCCESS, states.FAILURE])
     summary = make_summary_cards(dashboard_summary(workers, recent))
     worst = longest_wait(current_queues(services.store, services.cache, now,
-                                         now - 3 * services.settings.queue_sample_interval))
+                                         now - 3 * services.settings.queue_sample_interval,
+                                         rows))
     summary.append(longest_wait_card(worst, services.settings.pathname_prefix + "broker"))
     finished = finished_per_bucket(services.store.engine, "1h", CHART_BUCKET, now)
     figure = throughput_figure(finished, "Tasks finished per minute, last hour", zone(tz_name))

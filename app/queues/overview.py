@@ -17,13 +17,15 @@ def consumers(cache: Cache) -> dict[str, list[str]]:
                                for hostname in cache.inspected_workers()})
 
 
-def online_workers(store: HistoryStore, now: float) -> set[str]:
-    return {row["hostname"] for row in store.workers() if is_online(row, now)}
+def online_workers(workers: list[dict[str, Any]], now: float) -> set[str]:
+    return {row["hostname"] for row in workers if is_online(row, now)}
 
 
-def current_queues(store: HistoryStore, cache: Cache, now: float,
-                   since: float) -> list[dict[str, Any]]:
+def current_queues(store: HistoryStore, cache: Cache, now: float, since: float,
+                   workers: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Each queue's summary (queues/detail.queue_summaries) from samples taken since
-    `since`: older ones count as not sampled."""
+    `since`: older ones count as not sampled. `workers` are the store's worker rows, when
+    the caller has them already (read otherwise)."""
+    rows = store.workers() if workers is None else workers
     return queue_summaries(store.latest_queue_samples(since), consumers(cache),
-                           online_workers(store, now))
+                           online_workers(rows, now))

@@ -20,6 +20,7 @@ from .fingerprint import fingerprint
 from .schema import (
     RETIRED_INDEXES,
     TASK_COLUMNS,
+    WORKER_COLUMNS,
     metadata,
     quarantine,
     queue_samples,
@@ -180,8 +181,10 @@ class HistoryStore:
         return found
 
     def load_workers(self) -> dict[str, dict[str, Any]]:
+        """Every worker's row, by hostname (the dashboard reads them on every refresh)."""
         with self.engine.connect() as connection:
-            return {row.hostname: row._asdict() for row in connection.execute(select(workers))}
+            result = connection.exec_driver_sql(f"SELECT {', '.join(WORKER_COLUMNS)} FROM workers")
+            return {values[0]: dict(zip(WORKER_COLUMNS, values)) for values in result}
 
     def reachable(self) -> bool:
         """Whether the store answers at all (tells an outage from a row it refuses)."""
