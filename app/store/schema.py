@@ -53,10 +53,10 @@ tasks = Table(
     # The grid's sorts and single filters: each its column, then the grid's order within
     # it (received, uuid), so a filter's page or count, or a page sorted by the column,
     # walks one index (tasks/queries.py, sort_keys). The queue filter also matches the
-    # routing key.
+    # routing key of a task in another queue (tasks/queries.py, _queue_parts).
     *(Index(f"ix_tasks_{column}_received_uuid", column, "received", "uuid")
       for column in ("state", "name", "worker", "queue", "runtime")),
-    Index("ix_tasks_routing_key_received", "routing_key", "received"),
+    Index("ix_tasks_routing_key_cover", "routing_key", "received", "uuid", "queue"),
     Index("ix_tasks_parent", "parent_id"),
 )
 
@@ -181,7 +181,8 @@ audit = Table(
 # Indexes of earlier versions that a wider one above replaces; dropped when a store opens.
 RETIRED_INDEXES = ("ix_tasks_received", "ix_tasks_state_timestamp", "ix_worker_samples_time",
                    "ix_tasks_issue", "ix_tasks_received_cover", "ix_tasks_state_received",
-                   "ix_tasks_name_received", "ix_tasks_worker_received")
+                   "ix_tasks_name_received", "ix_tasks_worker_received",
+                   "ix_tasks_routing_key_received")
 
 TASK_COLUMNS = tuple(column.name for column in tasks.columns)
 WORKER_COLUMNS = tuple(column.name for column in workers.columns)
