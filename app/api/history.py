@@ -1,5 +1,5 @@
-"""Flower's task history routes over the whole store: /api/tasks (streamed, paged by
-keyset), /api/task/types, /api/task/info."""
+"""Flower's task history routes over the whole store: /api/tasks (streamed, paged by the
+grid's own query, tasks/queries.py page_query), /api/task/types, /api/task/info."""
 from __future__ import annotations
 
 import time
