@@ -305,6 +305,7 @@ class EventCollector:
 
     def _merge_and_write(self, part: Part) -> None:
         if self._workers is None:
+            self._complete_rollups()
             self._workers = self.store.load_workers()
         events = [event for message in part for event in message]
         good = [event for event in events if not isinstance(event, MalformedEvent)]
@@ -326,6 +327,13 @@ class EventCollector:
         if bad:
             self.status.quarantined(len(bad), bad[-1].reason)
         self.status.ingested(len(good), max((event["timestamp"] for event in good), default=None))
+
+    def _complete_rollups(self) -> None:
+        started = time.monotonic()
+        read = self.store.complete_rollups()
+        if read is not None:
+            log.info("the chart rollups were built from the %d stored tasks in %.1f s", read,
+                     time.monotonic() - started)
 
     def _observe(self, observed: list[tuple]) -> None:
         if self.metrics is None:

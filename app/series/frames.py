@@ -4,7 +4,7 @@ Pure pandas/numpy. Every frame is indexed by bucket start (epoch seconds, UTC) o
 whole window, one column per series: empty buckets are 0 for counts and missing (NaN) for
 values that need tasks to exist (percentiles, ratios, samples). Groups beyond the top N,
 ranked over the window, fold into "other"; their percentiles are computed from the pooled
-values, never averaged from the groups' own.
+values (or histograms, where the rollups answered), never averaged from the groups' own.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from ..store.rollups import Sketch
 from .spec import QUANTILES, STATS
 
 OTHER = "other"
@@ -61,7 +62,8 @@ def _sum_by_label(rows: Iterable[tuple[int, Any, float]], labels: Mapping[Any, s
         return _empty(numbers, bucket, columns, 0.0)
     long = pd.DataFrame.from_records(rows, columns=["number", "group", "count"])
     long["time"] = long["number"].astype(float) * bucket
-    long["label"] = [series_name or labels[group] for group in long["group"]]
+    # from the rows, not the column: pandas reads a None among texts as NaN
+    long["label"] = [series_name or labels[group] for _number, group, _count in rows]
     wide = long.pivot_table(index="time", columns="label", values="count", aggfunc="sum")
     return wide.reindex(index=_empty(numbers, bucket, [], 0.0).index,
                         columns=columns).fillna(0.0).astype(float)
@@ -99,7 +101,15 @@ def percentiles(values: np.ndarray) -> dict[str, float]:
     return dict(zip(STATS, (float(value) for value in found)))
 
 
-def percentile_frame(rows: list[tuple[int, Any, np.ndarray]], numbers: np.ndarray,
+def _pool_quantiles(parts: list[np.ndarray | Sketch], wanted: list[float]) -> np.ndarray:
+    """Exact quantiles of values; a pool holding a rollup's histogram is read as one."""
+    if all(isinstance(part, np.ndarray) for part in parts):
+        return np.quantile(parts[0] if len(parts) == 1 else np.concatenate(parts), wanted)
+    return Sketch.merged(part if isinstance(part, Sketch) else Sketch.from_values(part)
+                         for part in parts).quantiles(wanted)
+
+
+def percentile_frame(rows: list[tuple[int, Any, np.ndarray | Sketch]], numbers: np.ndarray,
                      bucket: int, top: int, grouped: bool, stat: str) -> pd.DataFrame:
     """Ungrouped: p50, p95, p99 and max per bucket. Grouped: `stat` per group."""
     weights: dict[Any, float] = {}
@@ -111,7 +121,7 @@ def percentile_frame(rows: list[tuple[int, Any, np.ndarray]], numbers: np.ndarra
     # Values pooled per (bucket, label) and their quantiles taken one pool at a time: the
     # memory follows one bucket, not the window (a week of 10M tasks is 9M values, and
     # sorting them all at once held 300 MB more).
-    pools: dict[tuple[int, int], list[np.ndarray]] = {}
+    pools: dict[tuple[int, int], list[np.ndarray | Sketch]] = {}
     column_of = {label: index for index, label in enumerate(columns)}
     first = int(numbers[0])
     for number, group, found in rows:
@@ -120,8 +130,8 @@ def percentile_frame(rows: list[tuple[int, Any, np.ndarray]], numbers: np.ndarra
             pools.setdefault(key, []).append(found)
     table = frame.to_numpy(copy=True)
     wanted = [QUANTILES[name] for name in STATS]
-    for (position, column), arrays in pools.items():
-        found = np.quantile(arrays[0] if len(arrays) == 1 else np.concatenate(arrays), wanted)
+    for (position, column), parts in pools.items():
+        found = _pool_quantiles(parts, wanted)
         if grouped:
             table[position, column] = found[STATS.index(stat)]
         else:

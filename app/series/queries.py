@@ -14,7 +14,7 @@ groups, so it gets the one statement.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
 
 from ..store.schema import queue_samples, tasks, worker_samples
+from . import rollup_queries
 from .spec import SeriesSpec
 
 FINAL_STATES = ("SUCCESS", "FAILURE", "REVOKED", "REJECTED")
@@ -45,6 +46,10 @@ _COUNTED = {
     "revoked": ("REVOKED", "timestamp"),
     "retried": (None, "retried"),
 }
+
+# The rollup measure that counts what a count metric counts.
+_ROLLED_UP = {"received": "received", "succeeded": "SUCCESS", "failed": "FAILURE",
+              "revoked": "REVOKED", "retried": "retried"}
 
 Rows = list[tuple[Any, ...]]  # (bucket number, group, *aggregates)
 
@@ -109,8 +114,20 @@ def _group(spec: SeriesSpec) -> ColumnElement:
     return tasks.c[spec.group] if spec.group else literal(None)
 
 
+def _with_edges(rows: list, found: rollup_queries.Plan,
+                read: Callable[[float, float], list]) -> list:
+    """Rollup rows and, appended, what `read` gives over each of the window's edges."""
+    for low, high in found.edges:
+        rows.extend(read(low, high))
+    return rows
+
+
 def counts(engine: Engine, spec: SeriesSpec, start: float, end: float, bucket: int) -> Rows:
     """(bucket number, group, tasks) for a count metric over [start, end)."""
+    found = rollup_queries.plan(engine, spec, start, end, bucket)
+    if found is not None:
+        rows = rollup_queries.counts(engine, found, _ROLLED_UP[spec.metric])
+        return _with_edges(rows, found, lambda low, high: counts(engine, spec, low, high, bucket))
     state, time_column = _COUNTED[spec.metric]
     moment = tasks.c[time_column]
     conditions = _filters(spec)
@@ -125,6 +142,12 @@ def counts(engine: Engine, spec: SeriesSpec, start: float, end: float, bucket: i
 def finished_by_state(engine: Engine, spec: SeriesSpec, start: float, end: float,
                       bucket: int) -> Rows:
     """(bucket number, group, SUCCESS or FAILURE, tasks) for the failure ratio."""
+    found = rollup_queries.plan(engine, spec, start, end, bucket)
+    if found is not None:
+        rows = [(number, group, state, count) for state in ("SUCCESS", "FAILURE")
+                for number, group, count in rollup_queries.counts(engine, found, state)]
+        return _with_edges(rows, found, lambda low, high: finished_by_state(engine, spec, low,
+                                                                            high, bucket))
     return by_bucket(engine, tasks.c.timestamp, start, end, bucket, _group(spec),
                      [func.count()], [tasks.c.state.in_(("SUCCESS", "FAILURE")),
                                       *_filters(spec)], extra_groups=[tasks.c.state])
@@ -132,7 +155,12 @@ def finished_by_state(engine: Engine, spec: SeriesSpec, start: float, end: float
 
 def values(engine: Engine, spec: SeriesSpec, start: float, end: float,
            bucket: int) -> list[tuple[int, Any, np.ndarray]]:
-    """(bucket number, group, every value in it) for a percentile metric, unsorted."""
+    """(bucket number, group, every value in it) for a percentile metric, unsorted; where
+    the rollups answer, a histogram (Sketch) per period in place of the values."""
+    found = rollup_queries.plan(engine, spec, start, end, bucket)
+    if found is not None:
+        rows: list = rollup_queries.sketches(engine, found, spec.metric)
+        return _with_edges(rows, found, lambda low, high: values(engine, spec, low, high, bucket))
     moment: ColumnElement[Any]
     value: ColumnElement[Any]
     if spec.metric == "runtime":
@@ -161,12 +189,19 @@ def in_flight_parts(engine: Engine, spec: SeriesSpec, start: float, end: float,
     (finished) per (bucket, group) over [start, end), and per group the tasks already in
     flight at `start`: received before it and unfinished, or finished at or after it."""
     group = _group(spec)
-    arrivals = by_bucket(engine, tasks.c.received, start, end, bucket, group, [func.count()],
-                         _filters(spec))
     finished = [tasks.c.state.in_(FINAL_STATES), tasks.c.received.isnot(None),
                 *_filters(spec)]
-    departures = by_bucket(engine, tasks.c.timestamp, start, end, bucket, group,
-                           [func.count()], finished)
+    found = rollup_queries.plan(engine, spec, start, end, bucket)
+    if found is not None:
+        arrivals = rollup_queries.counts(engine, found, "received")
+        departures = rollup_queries.counts(engine, found, "departed")
+        for low, high in found.edges:
+            edge_arrivals, edge_departures = _flows(engine, spec, low, high, bucket,
+                                                       group, finished)
+            arrivals.extend(edge_arrivals)
+            departures.extend(edge_departures)
+    else:
+        arrivals, departures = _flows(engine, spec, start, end, bucket, group, finished)
     carried_over = [
         select(group.label("group"), func.count().label("tasks"))
         .where(tasks.c.state.in_(UNFINISHED_STATES), tasks.c.received < start, *_filters(spec))
@@ -181,6 +216,16 @@ def in_flight_parts(engine: Engine, spec: SeriesSpec, start: float, end: float,
             for name, count in connection.execute(query):
                 baseline[name] = baseline.get(name, 0) + count
     return arrivals, departures, list(baseline.items())
+
+
+def _flows(engine: Engine, spec: SeriesSpec, start: float, end: float, bucket: int,
+           group: ColumnElement, finished: list[ColumnElement[bool]]) -> tuple[Rows, Rows]:
+    """Arrivals (received) and departures (finished) per (bucket, group) in [start, end)."""
+    arrivals = by_bucket(engine, tasks.c.received, start, end, bucket, group, [func.count()],
+                         _filters(spec))
+    departures = by_bucket(engine, tasks.c.timestamp, start, end, bucket, group,
+                           [func.count()], finished)
+    return arrivals, departures
 
 
 def samples_by_bucket(engine: Engine, spec: SeriesSpec, start: float, end: float,

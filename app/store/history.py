@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.sql import ColumnElement
 
+from . import rollups
 from .fingerprint import fingerprint
 from .schema import (
     RETIRED_INDEXES,
@@ -73,6 +74,7 @@ def open_engine(url: str) -> Engine:
             if "issue" in _add_new_columns(connection, tasks):
                 _fill_issues(connection)
             _add_new_columns(connection, queue_samples)
+            rollups.mark_ready_if_empty(connection)
         for table in metadata.sorted_tables:  # indexes added since the store was created
             for index in table.indexes:
                 index.create(engine, checkfirst=True)
@@ -168,17 +170,27 @@ class HistoryStore:
 
     def load_tasks(self, uuids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored rows among `uuids`, by uuid."""
+        with self.engine.connect() as connection:
+            return self._load_tasks(connection, uuids)
+
+    def _load_tasks(self, connection, uuids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         columns = ", ".join(TASK_COLUMNS)
-        with self.engine.connect() as connection:
-            for start in range(0, len(uuids), _SELECT_CHUNK):
-                chunk = tuple(uuids[start:start + _SELECT_CHUNK])
-                marks = ", ".join([self._mark] * len(chunk))
-                result = connection.exec_driver_sql(
-                    f"SELECT {columns} FROM tasks WHERE uuid IN ({marks})", chunk)
-                for values in result:
-                    found[values[0]] = dict(zip(TASK_COLUMNS, values))
+        for start in range(0, len(uuids), _SELECT_CHUNK):
+            chunk = tuple(uuids[start:start + _SELECT_CHUNK])
+            marks = ", ".join([self._mark] * len(chunk))
+            result = connection.exec_driver_sql(
+                f"SELECT {columns} FROM tasks WHERE uuid IN ({marks})", chunk)
+            for values in result:
+                found[values[0]] = dict(zip(TASK_COLUMNS, values))
         return found
+
+    def complete_rollups(self) -> int | None:
+        """A store made before the rollups existed gets them from its rows, once; returns
+        the tasks read, or None when they were complete already."""
+        if rollups.ready(self.engine):
+            return None
+        return rollups.rebuild(self.engine)
 
     def load_workers(self) -> dict[str, dict[str, Any]]:
         """Every worker's row, by hostname (the dashboard reads them on every refresh)."""
@@ -213,8 +225,15 @@ class HistoryStore:
         costs a third of the CPU (31 instead of 115 µs a row on SQLite)."""
         task_rows, worker_rows, samples = list(task_rows), list(worker_rows), list(samples)
         quarantined = list(quarantined)
-        inserted, updates = _split_task_writes(task_rows, stored or {})
         with self.engine.begin() as connection:
+            if stored is None and task_rows:  # the rollups need what each row was
+                stored = self._load_tasks(connection, [row["uuid"] for row in task_rows])
+            stored = stored or {}
+            inserted, updates = _split_task_writes(task_rows, stored)
+            changes = rollups.RollupChanges()
+            for row in task_rows:
+                changes.replace(stored.get(row["uuid"]), row)
+            rollups.apply(connection, changes)
             if quarantined:
                 connection.execute(quarantine.insert(), quarantined)
             if inserted:
@@ -256,10 +275,19 @@ class HistoryStore:
         """Delete up to `batch` tasks received before the cutoff (and worker and queue
         samples older than it), oldest first; return how many tasks went. Small batches
         keep each transaction short, so ingestion never waits long."""
-        doomed = (select(tasks.c.uuid).where(tasks.c.received < received_before)
+        doomed = (select(tasks.c.uuid, *(tasks.c[column] for column in rollups.COLUMNS))
+                  .where(tasks.c.received < received_before)
                   .order_by(tasks.c.received).limit(batch))
         with self.engine.begin() as connection:
-            deleted = connection.execute(tasks.delete().where(tasks.c.uuid.in_(doomed))).rowcount
+            found = connection.execute(doomed).all()
+            changes = rollups.RollupChanges()
+            for _uuid, *values in found:
+                changes.add(dict(zip(rollups.COLUMNS, values)), -1)
+            deleted = 0
+            for start in range(0, len(found), _SELECT_CHUNK):
+                chunk = [row[0] for row in found[start:start + _SELECT_CHUNK]]
+                deleted += connection.execute(tasks.delete().where(tasks.c.uuid.in_(chunk))).rowcount
+            rollups.apply(connection, changes)
             connection.execute(worker_samples.delete().where(
                 worker_samples.c.timestamp < received_before))
             connection.execute(queue_samples.delete().where(

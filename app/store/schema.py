@@ -5,7 +5,19 @@ collector/decode.py), and a store made with the older bounded columns is widened
 """
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, func, text
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
 
 metadata = MetaData()
 
@@ -176,6 +188,31 @@ audit = Table(
     Index("ix_audit_at", "at"),
     Index("ix_audit_username_at", "username", "at"),
     Index("ix_audit_action_at", "action", "at"),
+)
+
+
+# Five-minute aggregates of the tasks for /explore's long windows (rollups.py): per measure
+# (received, SUCCESS, runtime, ...), dimension ('' for all, name, worker, queue) and member
+# ('' for none, else '=' and the name), the tasks counted and, for runtime and wait, their
+# histogram (bins then counts, little-endian int32).
+task_rollups = Table(
+    "task_rollups",
+    metadata,
+    Column("measure", String(16), primary_key=True),
+    Column("dimension", String(8), primary_key=True),
+    Column("period", Integer, primary_key=True),  # floor(time / 300)
+    Column("member", String, primary_key=True),
+    Column("tasks", Integer, nullable=False),
+    Column("histogram", LargeBinary),
+    Index("ix_task_rollups_period", "period"),  # the writer reads the periods it changes
+)
+
+# Facts about the store itself, e.g. that the rollups cover its whole history.
+store_marks = Table(
+    "store_marks",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 # Indexes of earlier versions that a wider one above replaces; dropped when a store opens.

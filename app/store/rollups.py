@@ -1,0 +1,285 @@
+"""Five-minute aggregates of the task history, kept by the writer in the same transaction
+as the rows, so that /explore's long windows read a few thousand aggregates instead of
+every task of the week (a week of 10M tasks is 9M runtimes).
+
+Each task row contributes to measures, each bucketed by one of its times:
+
+* counts: received (by received), SUCCESS, FAILURE, REVOKED (by the time of that state),
+  retried (by retried), departed (any final state of a received task, by its time);
+* histograms: runtime (succeeded tasks, by their time) and wait (received → started, by
+  received), in log-spaced bins 2% apart, so a percentile read from them is within 1% of
+  the exact one.
+
+Each contribution is counted four times: for the whole cluster, its task name, its worker
+and its queue. The invariant is that the table equals the sum of `contributions(row)` over
+the stored rows: the writer adds a row's new contributions and takes away its old ones,
+retention takes away what it deletes, and a replay that changes no row changes nothing.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection, Engine
+
+from .schema import store_marks, task_rollups, tasks
+
+PERIOD = 300  # seconds in one aggregate; divides every chart bucket from 5 minutes up
+GROWTH = 1.02  # a histogram bin's upper bound over its lower one
+SMALLEST = 1e-6  # seconds; a value at or below it (or negative: clock skew) counts as 0
+ZERO_BIN = -(2**20)
+DIMENSIONS = ("", "name", "worker", "queue")
+HISTOGRAMS = ("runtime", "wait")
+READY_MARK = "task_rollups_ready"
+# The task columns the contributions read.
+COLUMNS = ("name", "worker", "queue", "state", "timestamp", "received", "started", "retried",
+           "runtime")
+_FINAL = frozenset(("SUCCESS", "FAILURE", "REVOKED", "REJECTED"))
+_LOG_GROWTH = math.log(GROWTH)
+_REBUILD_CHUNK = 86400.0  # seconds of history read at a time when rebuilding
+_IN_CHUNK = 200  # periods per IN (...) list
+
+Key = tuple[str, str, str, int]  # measure, dimension, member, period
+
+
+def member(value: str | None) -> str:
+    """A name, worker or queue as a rollup member: '' for none, '=' and the text for one,
+    so that no text (the empty one included) reads as 'none'."""
+    return "" if value is None else "=" + value
+
+
+def member_value(text: str) -> str | None:
+    return text[1:] if text else None
+
+
+def bin_of(value: float) -> int:
+    """The histogram bin of a value in seconds: (GROWTH^(b-1), GROWTH^b]."""
+    if value <= SMALLEST:
+        return ZERO_BIN
+    return math.ceil(math.log(value) / _LOG_GROWTH)
+
+
+def bins_of(values: np.ndarray) -> np.ndarray:
+    """bin_of over an array (the raw values at a window's ragged edges)."""
+    values = np.asarray(values, dtype=float)
+    found = np.full(values.shape, ZERO_BIN, dtype=np.int64)
+    positive = values > SMALLEST
+    found[positive] = np.ceil(np.log(values[positive]) / _LOG_GROWTH)
+    return found
+
+
+def _bin_values(bins: np.ndarray) -> np.ndarray:
+    """The value each bin stands for: the one within (GROWTH-1)/(GROWTH+1) of all it holds."""
+    values = 2 * np.power(GROWTH, bins.astype(float)) / (GROWTH + 1)
+    return np.where(bins == ZERO_BIN, 0.0, values)
+
+
+class Sketch:
+    """Values as histogram bins and counts; quantiles as numpy's (linear interpolation
+    between the closest ranks) over the bins' values."""
+
+    __slots__ = ("bins", "counts")
+
+    def __init__(self, bins: np.ndarray, counts: np.ndarray):
+        self.bins, self.counts = bins, counts
+
+    @classmethod
+    def from_values(cls, values: np.ndarray) -> Sketch:
+        bins, counts = np.unique(bins_of(values), return_counts=True)
+        return cls(bins, counts)
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> Sketch:
+        pairs = np.frombuffer(blob, dtype="<i4")
+        half = len(pairs) // 2
+        return cls(pairs[:half], pairs[half:])
+
+    @classmethod
+    def merged(cls, sketches: Iterable[Sketch]) -> Sketch:
+        sketches = list(sketches)
+        if len(sketches) == 1:
+            return sketches[0]
+        bins = np.concatenate([sketch.bins for sketch in sketches])
+        counts = np.concatenate([sketch.counts for sketch in sketches])
+        unique, where = np.unique(bins, return_inverse=True)
+        return cls(unique, np.bincount(where, weights=counts).astype(np.int64))
+
+    def __len__(self) -> int:
+        return int(self.counts.sum())
+
+    def quantiles(self, wanted: Iterable[float]) -> np.ndarray:
+        values, ends = _bin_values(self.bins), np.cumsum(self.counts)
+        ranks = np.asarray(list(wanted)) * (ends[-1] - 1)
+        below, above = np.floor(ranks), np.ceil(ranks)
+        low = values[np.searchsorted(ends, below, side="right")]
+        high = values[np.searchsorted(ends, above, side="right")]
+        return low + (ranks - below) * (high - low)
+
+
+def _blob(histogram: Mapping[int, int]) -> bytes:
+    bins = sorted(histogram)
+    return np.array([*bins, *(histogram[b] for b in bins)], dtype="<i4").tobytes()
+
+
+def _wait(row: Mapping[str, Any]) -> float | None:
+    if row["started"] is None or row["received"] is None:
+        return None
+    return row["started"] - row["received"]
+
+
+def _measures(row: Mapping[str, Any], times: Iterable[str] = ("received", "timestamp",
+                                                             "retried")
+              ) -> list[tuple[str, float, int | None]]:
+    """(measure, time, histogram bin or None) for each measure `row` counts in, among the
+    measures bucketed by one of `times`."""
+    found: list[tuple[str, float, int | None]] = []
+    state, moment = row["state"], row["timestamp"]
+    for time_column in times:
+        if time_column == "received" and row["received"] is not None:
+            found.append(("received", row["received"], None))
+            wait = _wait(row)
+            if wait is not None:
+                found.append(("wait", row["received"], bin_of(wait)))
+        elif time_column == "retried" and row["retried"] is not None:
+            found.append(("retried", row["retried"], None))
+        elif time_column == "timestamp" and moment is not None:
+            if state in ("SUCCESS", "FAILURE", "REVOKED"):
+                found.append((state, moment, None))
+            if state in _FINAL and row["received"] is not None:
+                found.append(("departed", moment, None))
+            if state == "SUCCESS" and row["runtime"] is not None:
+                found.append(("runtime", moment, bin_of(row["runtime"])))
+    return found
+
+
+class RollupChanges:
+    """What a transaction changes in the rollups: +1 or -1 per (key, bin)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str, str, int, int | None]] = Counter()
+
+    def add(self, row: Mapping[str, Any], sign: int, times=("received", "timestamp",
+                                                          "retried")) -> None:
+        members = ("", member(row["name"]), member(row["worker"]), member(row["queue"]))
+        counts = self.counts
+        for measure, moment, bin_ in _measures(row, times):
+            period = int(moment // PERIOD)
+            for dimension, who in zip(DIMENSIONS, members):
+                counts[measure, dimension, who, period, bin_] += sign
+
+    def replace(self, before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
+        """A row went from `before` (None: new) to `after`."""
+        if before is not None:
+            if all(before[column] == after[column] for column in COLUMNS):
+                return
+            self.add(before, -1)
+        self.add(after, 1)
+
+    def by_key(self) -> dict[Key, dict[int | None, int]]:
+        grouped: dict[Key, dict[int | None, int]] = defaultdict(dict)
+        for (measure, dimension, who, period, bin_), change in self.counts.items():
+            if change:
+                grouped[measure, dimension, who, period][bin_] = change
+        return grouped
+
+
+def apply(connection: Connection, changes: RollupChanges) -> None:
+    """Add `changes` to the stored aggregates (read, add, write back: only the leading
+    collector writes, so nothing changes them between the read and the write)."""
+    grouped = changes.by_key()
+    if not grouped:
+        return
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    periods = sorted({key[3] for key in grouped})
+    stored: dict[Key, tuple[int, bytes | None]] = {}
+    for first in range(0, len(periods), _IN_CHUNK):
+        chunk = tuple(periods[first:first + _IN_CHUNK])
+        result = connection.exec_driver_sql(
+            "SELECT measure, dimension, member, period, tasks, histogram FROM task_rollups "
+            f"WHERE period IN ({', '.join([mark] * len(chunk))})", chunk)
+        for measure, dimension, who, period, count, blob in result:
+            key = (measure, dimension, who, period)
+            if key in grouped:
+                stored[key] = (count, blob)
+    written, emptied = [], []
+    for key, change in grouped.items():
+        count, blob = stored.get(key, (0, None))
+        total = count + sum(change.values())
+        if total <= 0:
+            if key in stored:
+                emptied.append(key)
+            continue
+        histogram = None
+        if key[0] in HISTOGRAMS:
+            bins: Counter[int] = Counter()
+            if blob is not None:
+                sketch = Sketch.from_blob(bytes(blob))
+                bins.update(dict(zip(sketch.bins.tolist(), sketch.counts.tolist())))
+            bins.update({bin_: n for bin_, n in change.items() if bin_ is not None})
+            histogram = _blob({bin_: n for bin_, n in bins.items() if n > 0})
+        written.append((*key, total, histogram))
+    if written:
+        connection.exec_driver_sql(
+            "INSERT INTO task_rollups (measure, dimension, member, period, tasks, histogram) "
+            f"VALUES ({', '.join([mark] * 6)}) ON CONFLICT (measure, dimension, member, period) "
+            "DO UPDATE SET tasks = excluded.tasks, histogram = excluded.histogram", written)
+    if emptied:
+        connection.exec_driver_sql(
+            f"DELETE FROM task_rollups WHERE measure = {mark} AND dimension = {mark} "
+            f"AND member = {mark} AND period = {mark}", emptied)
+
+
+# -- readiness ----------------------------------------------------------------------------
+
+def ready(engine: Engine) -> bool:
+    """Whether the aggregates hold the whole history (a store made before them holds none
+    until the collector rebuilds them)."""
+    with engine.connect() as connection:
+        return connection.execute(select(store_marks.c.value)
+                                  .where(store_marks.c.name == READY_MARK)).first() is not None
+
+
+def mark_ready_if_empty(connection: Connection) -> None:
+    """A store with no task yet is complete as it is: mark it so."""
+    marked = connection.execute(select(store_marks.c.value)
+                                .where(store_marks.c.name == READY_MARK)).first()
+    if marked is None and connection.execute(select(tasks.c.uuid).limit(1)).first() is None:
+        connection.execute(store_marks.insert().values(name=READY_MARK, value="1"))
+
+
+def rebuild(engine: Engine, log=None) -> int:
+    """Compute every aggregate from the stored rows, a day of history at a time, in one
+    transaction, and mark them ready; returns the tasks read. The writer runs it when it
+    finds a store made before the aggregates existed."""
+    read = 0
+    with engine.begin() as connection:
+        connection.execute(task_rollups.delete())
+        bounds = connection.execute(select(*(aggregate(tasks.c[column])
+                                             for column in ("received", "timestamp", "retried")
+                                             for aggregate in (func.min, func.max)))).one()
+        known = [value for value in bounds if value is not None]
+        if known:
+            first = math.floor(min(known) / PERIOD) * PERIOD
+            last = max(known)
+            chunk_start = first
+            while chunk_start <= last:
+                chunk_end = chunk_start + _REBUILD_CHUNK
+                changes = RollupChanges()
+                for time_column in ("received", "timestamp", "retried"):
+                    moment = tasks.c[time_column]
+                    query = (select(*(tasks.c[column] for column in COLUMNS))
+                             .where(moment >= chunk_start, moment < chunk_end))
+                    for values in connection.execute(query):
+                        changes.add(dict(zip(COLUMNS, values)), 1, (time_column,))
+                        read += time_column == "timestamp"
+                apply(connection, changes)
+                if log is not None:
+                    log(chunk_end)
+                chunk_start = chunk_end
+        connection.execute(store_marks.delete().where(store_marks.c.name == READY_MARK))
+        connection.execute(store_marks.insert().values(name=READY_MARK, value="1"))
+    return read
