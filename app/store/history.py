@@ -286,7 +286,8 @@ class HistoryStore:
             deleted = 0
             for start in range(0, len(found), _SELECT_CHUNK):
                 chunk = [row[0] for row in found[start:start + _SELECT_CHUNK]]
-                deleted += connection.execute(tasks.delete().where(tasks.c.uuid.in_(chunk))).rowcount
+                deleted += connection.execute(
+                    tasks.delete().where(tasks.c.uuid.in_(chunk))).rowcount
             rollups.apply(connection, changes)
             connection.execute(worker_samples.delete().where(
                 worker_samples.c.timestamp < received_before))
