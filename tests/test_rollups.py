@@ -14,7 +14,7 @@ from celery_scope.store import rollups
 from celery_scope.store.history import HistoryStore
 from celery_scope.store.merge import apply_task_event, new_task_row
 from celery_scope.store.rollups import PERIOD, Sketch
-from celery_scope.store.schema import store_marks, task_rollups
+from celery_scope.store.schema import store_marks, task_rollups, worker_sample_rollups
 
 T0 = 1_800_000_000.0  # a whole period
 SPAN = 6 * 3600.0
@@ -218,3 +218,59 @@ def test_zero_and_negative_waits_count_as_zero():
 def test_a_period_divides_every_automatic_bucket_from_five_minutes_up():
     from celery_scope.series.spec import BUCKETS
     assert all(bucket % PERIOD == 0 for bucket in BUCKETS if bucket >= PERIOD)
+
+
+def sample_history(store: HistoryStore, seed: int = 5) -> None:
+    """Three workers sampled every 10 s for the span, some samples without a load."""
+    rng = random.Random(seed)
+    samples = [{"hostname": worker, "timestamp": T0 + step * 10 + rng.random(),
+                "active": rng.randint(0, 8), "processed": step,
+                "load1": None if rng.random() < 0.1 else rng.uniform(0, 4)}
+               for step in range(int(SPAN / 10)) for worker in WORKERS]
+    for first in range(0, len(samples), 500):
+        store.write([], [], samples[first:first + 500])
+
+
+def stored_sample_sums(store: HistoryStore) -> dict:
+    with store.engine.connect() as connection:
+        rows = connection.execute(worker_sample_rollups.select()).all()
+    return {(row.period, row.hostname): (row.active_samples, row.load1_samples,
+                                         row.active_sum, row.load1_sum) for row in rows}
+
+
+def assert_same_sums(found: dict, expected: dict) -> None:
+    assert found.keys() == expected.keys()
+    for key, (active, loads, active_sum, load_sum) in expected.items():
+        assert found[key][:2] == (active, loads)
+        assert found[key][2:] == pytest.approx((active_sum, load_sum), rel=1e-9)
+
+
+@pytest.mark.parametrize("changes", [
+    {"metric": "worker_active"}, {"metric": "worker_load"},
+    {"metric": "worker_active", "group": "worker"},
+    {"metric": "worker_load", "group": "worker", "workers": ("w2@a",)},
+], ids=str)
+def test_long_window_worker_charts_from_the_sums_equal_the_samples(store, changes):
+    sample_history(store)
+    spec = SeriesSpec(**RAGGED, bucket=1800).with_changes(**changes)
+    start, end = spec.window()
+    assert rollup_queries.sample_plan(store.engine, start, end, 1800) is not None
+    from_sums = build_series(store.engine, spec).frame
+    without_rollups(store)
+    from_samples = build_series(store.engine, spec).frame
+    assert list(from_sums.columns) == list(from_samples.columns)
+    exact = from_samples.to_numpy(dtype=float)  # PostgreSQL's avg() is a numeric
+    assert np.isfinite(exact).sum() > 10
+    np.testing.assert_allclose(from_sums.to_numpy(dtype=float), exact, rtol=1e-9)
+
+
+def test_pruning_samples_keeps_their_sums_equal_to_the_samples(store):
+    sample_history(store)
+    kept = stored_sample_sums(store)
+    rollups.rebuild(store.engine)
+    assert_same_sums(stored_sample_sums(store), kept)
+    store.prune(T0 + SPAN / 3 + 7.5, 1000)  # a cut inside a period
+    after = stored_sample_sums(store)
+    assert len(after) < len(kept)
+    rollups.rebuild(store.engine)
+    assert_same_sums(stored_sample_sums(store), after)

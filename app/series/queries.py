@@ -242,5 +242,21 @@ def samples_by_bucket(engine: Engine, spec: SeriesSpec, start: float, end: float
     conditions = [table.c[spec.definition.column].isnot(None)]
     if chosen:
         conditions.append(owner.in_(chosen))
-    return by_bucket(engine, table.c.timestamp, start, end, bucket, owner, [aggregate],
-                     conditions)
+    found = (rollup_queries.sample_plan(engine, start, end, bucket)
+             if table is worker_samples else None)
+    if found is None:
+        return by_bucket(engine, table.c.timestamp, start, end, bucket, owner, [aggregate],
+                         conditions)
+    # the mean over the periods' sums and the edges' samples, weighed by their samples
+    column = spec.definition.column
+    sums: dict[tuple[int, str], list[float]] = {}
+    parts = rollup_queries.sample_sums(engine, found, column, chosen)
+    for low, high in found.edges:
+        parts += by_bucket(engine, table.c.timestamp, low, high, bucket, owner,
+                           [func.sum(table.c[column]), func.count(table.c[column])], conditions)
+    for number, hostname, total, samples in parts:
+        entry = sums.setdefault((number, hostname), [0.0, 0])
+        entry[0] += total
+        entry[1] += samples
+    return [(number, hostname, total / samples)
+            for (number, hostname), (total, samples) in sums.items() if samples]

@@ -34,21 +34,62 @@ class Plan:
 
 def plan(engine: Engine, spec: SeriesSpec, start: float, end: float, bucket: int) -> Plan | None:
     """How the rollups answer this chart, or None when only the rows can."""
-    if bucket % PERIOD or spec.states:
+    if spec.states:
         return None
     chosen = [(dimension, getattr(spec, field)) for dimension, field in _FILTERS
               if getattr(spec, field)]
     if len(chosen) > 1 or (chosen and spec.group not in (None, chosen[0][0])):
         return None
-    first, last = math.ceil(start / PERIOD), math.floor(end / PERIOD)
-    if last <= first or not rollups.ready(engine):
+    found = _periods(start, end, bucket)
+    if found is None or not rollups.ready(engine):
         return None
     dimension = spec.group or (chosen[0][0] if chosen else "")
     members = tuple(member(value) for value in chosen[0][1]) if chosen else ()
+    return Plan(dimension, members, spec.group is not None, *found)
+
+
+@dataclass(frozen=True)
+class SamplePlan:
+    first: int  # the whole periods inside the window: [first, last)
+    last: int
+    per_bucket: int
+    edges: tuple[tuple[float, float], ...]
+
+
+def sample_plan(engine: Engine, start: float, end: float, bucket: int) -> SamplePlan | None:
+    """How the worker sample sums answer a worker chart, or None."""
+    found = _periods(start, end, bucket)
+    if found is None or not rollups.ready(engine):
+        return None
+    return SamplePlan(*found)
+
+
+def _periods(start: float, end: float, bucket: int):
+    if bucket % PERIOD:
+        return None
+    first, last = math.ceil(start / PERIOD), math.floor(end / PERIOD)
+    if last <= first:
+        return None
     edges = tuple(edge for edge in ((start, first * PERIOD), (last * PERIOD, end))
                   if edge[0] < edge[1])
-    return Plan(dimension, members, spec.group is not None, first, last, bucket // PERIOD,
-                edges)
+    return first, last, bucket // PERIOD, edges
+
+
+def sample_sums(engine: Engine, plan: SamplePlan, column: str, workers: tuple[str, ...]
+                ) -> list[tuple[int, str, float, int]]:
+    """(bucket number, worker, sum, samples) of a sampled column over the whole periods."""
+    mark = _mark(engine)
+    number = f"period / {plan.per_bucket}"
+    where = f"period >= {mark} AND period < {mark} AND {column}_samples > 0"
+    params: list[Any] = [plan.first, plan.last]
+    if workers:
+        where += f" AND hostname IN ({', '.join([mark] * len(workers))})"
+        params.extend(workers)
+    sql = (f"SELECT {number}, hostname, sum({column}_sum), sum({column}_samples) "
+           f"FROM worker_sample_rollups WHERE {where} GROUP BY {number}, hostname")
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(sql, tuple(params)).all()
+    return [(int(n), host, float(total), int(samples)) for n, host, total, samples in rows]
 
 
 def _where(plan: Plan, measure: str, mark: str) -> tuple[str, list[Any]]:

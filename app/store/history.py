@@ -248,6 +248,7 @@ class HistoryStore:
                 connection.execute(self._worker_upsert, worker_rows)
             if samples:
                 connection.execute(worker_samples.insert(), samples)
+                rollups.add_samples(connection, samples)
 
     def mark_orphaned(self, hostname: str, at: float) -> int:
         """The tasks running on a worker that went offline (at `at`) are orphaned then:
@@ -291,6 +292,7 @@ class HistoryStore:
             rollups.apply(connection, changes)
             connection.execute(worker_samples.delete().where(
                 worker_samples.c.timestamp < received_before))
+            rollups.prune_samples(connection, received_before)
             connection.execute(queue_samples.delete().where(
                 queue_samples.c.timestamp < received_before))
         return deleted

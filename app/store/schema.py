@@ -207,6 +207,19 @@ task_rollups = Table(
     Index("ix_task_rollups_period", "period"),  # the writer reads the periods it changes
 )
 
+# Five-minute sums of the worker samples (rollups.py): per worker and period, how many
+# samples had each sampled value and their sum, so a mean over any whole periods is exact.
+worker_sample_rollups = Table(
+    "worker_sample_rollups",
+    metadata,
+    Column("period", Integer, primary_key=True),
+    Column("hostname", String, primary_key=True),
+    Column("active_samples", Integer, nullable=False),
+    Column("active_sum", Float, nullable=False),
+    Column("load1_samples", Integer, nullable=False),
+    Column("load1_sum", Float, nullable=False),
+)
+
 # Facts about the store itself, e.g. that the rollups cover its whole history.
 store_marks = Table(
     "store_marks",
