@@ -274,3 +274,14 @@ def test_pruning_samples_keeps_their_sums_equal_to_the_samples(store):
     assert len(after) < len(kept)
     rollups.rebuild(store.engine)
     assert_same_sums(stored_sample_sums(store), after)
+
+
+def test_pooled_quantiles_equal_each_merged_pools():
+    rng = np.random.default_rng(11)
+    pools = [[Sketch.from_values(rng.lognormal(mean, 1.0, size)) for size in sizes]
+             for mean, sizes in ((-2.0, (5, 40)), (0.5, (1,)), (1.0, (300, 7, 2)))]
+    pools.append([Sketch.from_values(np.array([0.0, -1.0, 0.25]))])
+    wanted = [0.5, 0.95, 0.99, 1.0]
+    together = rollups.pooled_quantiles(pools, wanted)
+    for pool, found in zip(pools, together):
+        np.testing.assert_allclose(found, Sketch.merged(pool).quantiles(wanted), rtol=1e-12)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from ..store.rollups import Sketch
+from ..store.rollups import Sketch, pooled_quantiles
 from .spec import QUANTILES, STATS
 
 OTHER = "other"
@@ -101,12 +101,8 @@ def percentiles(values: np.ndarray) -> dict[str, float]:
     return dict(zip(STATS, (float(value) for value in found)))
 
 
-def _pool_quantiles(parts: list[np.ndarray | Sketch], wanted: list[float]) -> np.ndarray:
-    """Exact quantiles of values; a pool holding a rollup's histogram is read as one."""
-    if all(isinstance(part, np.ndarray) for part in parts):
-        return np.quantile(parts[0] if len(parts) == 1 else np.concatenate(parts), wanted)
-    return Sketch.merged(part if isinstance(part, Sketch) else Sketch.from_values(part)
-                         for part in parts).quantiles(wanted)
+def _pool_quantiles(parts: list[np.ndarray], wanted: list[float]) -> np.ndarray:
+    return np.quantile(parts[0] if len(parts) == 1 else np.concatenate(parts), wanted)
 
 
 def percentile_frame(rows: list[tuple[int, Any, np.ndarray | Sketch]], numbers: np.ndarray,
@@ -130,8 +126,13 @@ def percentile_frame(rows: list[tuple[int, Any, np.ndarray | Sketch]], numbers: 
             pools.setdefault(key, []).append(found)
     table = frame.to_numpy(copy=True)
     wanted = [QUANTILES[name] for name in STATS]
-    for (position, column), parts in pools.items():
-        found = _pool_quantiles(parts, wanted)
+    keys = list(pools)
+    if any(isinstance(part, Sketch) for parts in pools.values() for part in parts):
+        every = pooled_quantiles([[part if isinstance(part, Sketch) else Sketch.from_values(part)
+                                   for part in pools[key]] for key in keys], wanted)
+    else:
+        every = [_pool_quantiles(pools[key], wanted) for key in keys]
+    for (position, column), found in zip(keys, every):
         if grouped:
             table[position, column] = found[STATS.index(stat)]
         else:

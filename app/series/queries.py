@@ -1,6 +1,9 @@
 """SeriesSpec → SQL: per-bucket aggregates for /explore, computed by the database.
 
-Percentiles must be exact, and SQLite has no percentile function, so each (bucket, group)
+Where the five-minute rollups can answer a chart (rollup_queries.py) they do, and the task
+rows are read only for the window's ragged edges; what follows is how the rows are read.
+
+Percentiles from the rows are exact, and SQLite has no percentile function, so each (bucket, group)
 hands back all of its values in one aggregate (group_concat on SQLite, array_agg on
 PostgreSQL): the database scans and groups in C, Python parses a few hundred strings
 instead of building a million rows. The time indexes carry name, worker, queue and the

@@ -125,8 +125,8 @@ def sketches(engine: Engine, plan: Plan, measure: str) -> list[tuple[int, Any, S
     """(bucket number, group, histogram) of a histogram measure over the whole periods,
     one per stored period (the frame pools them by bucket)."""
     where, params = _where(plan, measure, _mark(engine))
-    sql = f"SELECT period, member, histogram FROM task_rollups WHERE {where}"
+    sql = f"SELECT period, member, tasks, histogram FROM task_rollups WHERE {where}"
     with engine.connect() as connection:
         rows = connection.exec_driver_sql(sql, tuple(params)).all()
     return [(period // plan.per_bucket, member_value(who) if plan.grouped else None,
-             Sketch.from_blob(bytes(blob))) for period, who, blob in rows if blob]
+             Sketch.from_blob(bytes(blob), count)) for period, who, count, blob in rows if blob]
