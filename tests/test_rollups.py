@@ -13,7 +13,7 @@ from celery_scope.series.spec import SeriesSpec
 from celery_scope.store import rollups
 from celery_scope.store.history import HistoryStore
 from celery_scope.store.merge import apply_task_event, new_task_row
-from celery_scope.store.rollups import PERIOD, Sketch
+from celery_scope.store.rollups import PERIOD, SPANS, Sketch
 from celery_scope.store.schema import store_marks, task_rollups, worker_sample_rollups
 
 T0 = 1_800_000_000.0  # a whole period
@@ -215,9 +215,23 @@ def test_zero_and_negative_waits_count_as_zero():
     assert sketch.quantiles([1.0])[0] == pytest.approx(2.0, rel=0.01)
 
 
-def test_a_period_divides_every_automatic_bucket_from_five_minutes_up():
+def test_each_span_divides_every_automatic_bucket_from_its_length_up():
     from celery_scope.series.spec import BUCKETS
-    assert all(bucket % PERIOD == 0 for bucket in BUCKETS if bucket >= PERIOD)
+    for span in SPANS:
+        assert all(bucket % span == 0 for bucket in BUCKETS if bucket >= span)
+    assert min(SPANS) == PERIOD
+
+
+def test_a_window_is_covered_by_long_periods_then_short_ones_then_edges():
+    start, end = T0 + 137.5, T0 + 4 * 3600 + 61.25
+    found = rollup_queries.cover(start, end, 1800)
+    assert [(segment.span, segment.first * segment.span, segment.last * segment.span)
+            for segment in found.segments] == [(300, T0 + 300, T0 + 1800),
+                                               (1800, T0 + 1800, T0 + 4 * 3600)]
+    assert found.edges == ((start, T0 + 300), (T0 + 4 * 3600, end))
+    assert rollup_queries.cover(start, end, 600).segments[0].span == 300
+    assert rollup_queries.cover(T0 + 10, T0 + 200, 300) is None
+    assert rollup_queries.cover(start, end, 60) is None
 
 
 def sample_history(store: HistoryStore, seed: int = 5) -> None:
@@ -254,7 +268,7 @@ def test_long_window_worker_charts_from_the_sums_equal_the_samples(store, change
     sample_history(store)
     spec = SeriesSpec(**RAGGED, bucket=1800).with_changes(**changes)
     start, end = spec.window()
-    assert rollup_queries.sample_plan(store.engine, start, end, 1800) is not None
+    assert rollup_queries.sample_cover(store.engine, start, end, 1800) is not None
     from_sums = build_series(store.engine, spec).frame
     without_rollups(store)
     from_samples = build_series(store.engine, spec).frame

@@ -9,7 +9,7 @@ values (or histograms, where the rollups answered), never averaged from the grou
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -101,11 +101,13 @@ def percentiles(values: np.ndarray) -> dict[str, float]:
     return dict(zip(STATS, (float(value) for value in found)))
 
 
-def _pool_quantiles(parts: list[np.ndarray], wanted: list[float]) -> np.ndarray:
-    return np.quantile(parts[0] if len(parts) == 1 else np.concatenate(parts), wanted)
+def _pool_quantiles(parts: list[np.ndarray | Sketch], wanted: list[float]) -> np.ndarray:
+    """Exact quantiles of a pool of values (no histogram among them)."""
+    arrays = [part for part in parts if isinstance(part, np.ndarray)]
+    return np.quantile(arrays[0] if len(arrays) == 1 else np.concatenate(arrays), wanted)
 
 
-def percentile_frame(rows: list[tuple[int, Any, np.ndarray | Sketch]], numbers: np.ndarray,
+def percentile_frame(rows: Sequence[tuple[int, Any, np.ndarray | Sketch]], numbers: np.ndarray,
                      bucket: int, top: int, grouped: bool, stat: str) -> pd.DataFrame:
     """Ungrouped: p50, p95, p99 and max per bucket. Grouped: `stat` per group."""
     weights: dict[Any, float] = {}
@@ -127,16 +129,17 @@ def percentile_frame(rows: list[tuple[int, Any, np.ndarray | Sketch]], numbers: 
     table = frame.to_numpy(copy=True)
     wanted = [QUANTILES[name] for name in STATS]
     keys = list(pools)
+    every: Sequence[np.ndarray] | np.ndarray
     if any(isinstance(part, Sketch) for parts in pools.values() for part in parts):
         every = pooled_quantiles([[part if isinstance(part, Sketch) else Sketch.from_values(part)
                                    for part in pools[key]] for key in keys], wanted)
     else:
         every = [_pool_quantiles(pools[key], wanted) for key in keys]
-    for (position, column), found in zip(keys, every):
+    for (position, column), quantiles in zip(keys, every):
         if grouped:
-            table[position, column] = found[STATS.index(stat)]
+            table[position, column] = quantiles[STATS.index(stat)]
         else:
-            table[position, :] = found
+            table[position, :] = quantiles
     return pd.DataFrame(table, index=frame.index, columns=frame.columns)
 
 

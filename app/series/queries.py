@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
 
+from ..store.rollups import Sketch
 from ..store.schema import queue_samples, tasks, worker_samples
 from . import rollup_queries
 from .spec import SeriesSpec
@@ -157,7 +158,7 @@ def finished_by_state(engine: Engine, spec: SeriesSpec, start: float, end: float
 
 
 def values(engine: Engine, spec: SeriesSpec, start: float, end: float,
-           bucket: int) -> list[tuple[int, Any, np.ndarray]]:
+           bucket: int) -> list[tuple[int, Any, np.ndarray | Sketch]]:
     """(bucket number, group, every value in it) for a percentile metric, unsorted; where
     the rollups answer, a histogram (Sketch) per period in place of the values."""
     found = rollup_queries.plan(engine, spec, start, end, bucket)
@@ -245,7 +246,7 @@ def samples_by_bucket(engine: Engine, spec: SeriesSpec, start: float, end: float
     conditions = [table.c[spec.definition.column].isnot(None)]
     if chosen:
         conditions.append(owner.in_(chosen))
-    found = (rollup_queries.sample_plan(engine, start, end, bucket)
+    found = (rollup_queries.sample_cover(engine, start, end, bucket)
              if table is worker_samples else None)
     if found is None:
         return by_bucket(engine, table.c.timestamp, start, end, bucket, owner, [aggregate],

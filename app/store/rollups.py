@@ -1,4 +1,4 @@
-"""Five-minute aggregates of the task history and the worker samples, kept by the writer
+"""Five- and thirty-minute aggregates of the task history and the worker samples, kept by the writer
 in the same transaction as the rows, so that /explore's long windows read a few thousand
 aggregates instead of every task of the week (a week of 10M tasks is 9M runtimes) or every
 sample (50 workers sampled every 10 s make 3M a week).
@@ -31,13 +31,16 @@ from sqlalchemy.engine import Connection, Engine
 
 from .schema import store_marks, task_rollups, tasks, worker_sample_rollups, worker_samples
 
-PERIOD = 300  # seconds in one aggregate; divides every chart bucket from 5 minutes up
+# Seconds in one aggregate, longest first: 30 minutes for weeks and months, 5 for a day.
+# Each divides every automatic chart bucket from its own length up (spec.BUCKETS).
+SPANS = (1800, 300)
+PERIOD = SPANS[-1]
 GROWTH = 1.02  # a histogram bin's upper bound over its lower one
 SMALLEST = 1e-6  # seconds; a value at or below it (or negative: clock skew) counts as 0
 ZERO_BIN = -(2**20)
 DIMENSIONS = ("", "name", "worker", "queue")
 HISTOGRAMS = ("runtime", "wait")
-READY_MARK = "rollups_ready"
+READY_MARK = "rollups_ready_v2"  # v2: the 30-minute span
 # The task columns the contributions read.
 COLUMNS = ("name", "worker", "queue", "state", "timestamp", "received", "started", "retried",
            "runtime")
@@ -47,7 +50,7 @@ _REBUILD_CHUNK = 86400.0  # seconds of history read at a time when rebuilding
 _IN_CHUNK = 200  # periods per IN (...) list
 _SAMPLE_SUMS = ("active_samples", "active_sum", "load1_samples", "load1_sum")
 
-Key = tuple[str, str, str, int]  # measure, dimension, member, period
+Key = tuple[str, str, int, str, int]  # measure, dimension, span, member, period
 
 
 def member(value: str | None) -> str:
@@ -193,16 +196,17 @@ class RollupChanges:
     """What a transaction changes in the rollups: +1 or -1 per (key, bin)."""
 
     def __init__(self) -> None:
-        self.counts: Counter[tuple[str, str, str, int, int | None]] = Counter()
+        self.counts: Counter[tuple[str, str, int, str, int, int | None]] = Counter()
 
     def add(self, row: Mapping[str, Any], sign: int, times=("received", "timestamp",
                                                           "retried")) -> None:
         members = ("", member(row["name"]), member(row["worker"]), member(row["queue"]))
         counts = self.counts
         for measure, moment, bin_ in _measures(row, times):
-            period = int(moment // PERIOD)
-            for dimension, who in zip(DIMENSIONS, members):
-                counts[measure, dimension, who, period, bin_] += sign
+            for span in SPANS:
+                period = int(moment // span)
+                for dimension, who in zip(DIMENSIONS, members):
+                    counts[measure, dimension, span, who, period, bin_] += sign
 
     def replace(self, before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
         """A row went from `before` (None: new) to `after`."""
@@ -214,9 +218,9 @@ class RollupChanges:
 
     def by_key(self) -> dict[Key, dict[int | None, int]]:
         grouped: dict[Key, dict[int | None, int]] = defaultdict(dict)
-        for (measure, dimension, who, period, bin_), change in self.counts.items():
+        for (measure, dimension, span, who, period, bin_), change in self.counts.items():
             if change:
-                grouped[measure, dimension, who, period][bin_] = change
+                grouped[measure, dimension, span, who, period][bin_] = change
         return grouped
 
 
@@ -227,15 +231,15 @@ def apply(connection: Connection, changes: RollupChanges) -> None:
     if not grouped:
         return
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    periods = sorted({key[3] for key in grouped})
+    periods = sorted({key[4] for key in grouped})
     stored: dict[Key, tuple[int, bytes | None]] = {}
     for first in range(0, len(periods), _IN_CHUNK):
         chunk = tuple(periods[first:first + _IN_CHUNK])
         result = connection.exec_driver_sql(
-            "SELECT measure, dimension, member, period, tasks, histogram FROM task_rollups "
-            f"WHERE period IN ({', '.join([mark] * len(chunk))})", chunk)
-        for measure, dimension, who, period, count, blob in result:
-            key = (measure, dimension, who, period)
+            "SELECT measure, dimension, span, member, period, tasks, histogram "
+            f"FROM task_rollups WHERE period IN ({', '.join([mark] * len(chunk))})", chunk)
+        for measure, dimension, span, who, period, count, blob in result:
+            key = (measure, dimension, span, who, period)
             if key in grouped:
                 stored[key] = (count, blob)
     written, emptied = [], []
@@ -257,59 +261,64 @@ def apply(connection: Connection, changes: RollupChanges) -> None:
         written.append((*key, total, histogram))
     if written:
         connection.exec_driver_sql(
-            "INSERT INTO task_rollups (measure, dimension, member, period, tasks, histogram) "
-            f"VALUES ({', '.join([mark] * 6)}) ON CONFLICT (measure, dimension, member, period) "
-            "DO UPDATE SET tasks = excluded.tasks, histogram = excluded.histogram", written)
+            "INSERT INTO task_rollups (measure, dimension, span, member, period, tasks, "
+            f"histogram) VALUES ({', '.join([mark] * 7)}) ON CONFLICT (measure, dimension, "
+            "span, member, period) DO UPDATE SET tasks = excluded.tasks, "
+            "histogram = excluded.histogram", written)
     if emptied:
         connection.exec_driver_sql(
             f"DELETE FROM task_rollups WHERE measure = {mark} AND dimension = {mark} "
-            f"AND member = {mark} AND period = {mark}", emptied)
+            f"AND span = {mark} AND member = {mark} AND period = {mark}", emptied)
 
 
 # -- worker samples -----------------------------------------------------------------------
 
 def add_samples(connection: Connection, samples: Iterable[Mapping[str, Any]]) -> None:
     """Add appended worker samples to their workers' period sums."""
-    sums: dict[tuple[int, str], list[float]] = {}
+    sums: dict[tuple[int, int, str], list[float]] = {}
     for sample in samples:
-        entry = sums.setdefault((int(sample["timestamp"] // PERIOD), sample["hostname"]),
-                                [0, 0.0, 0, 0.0])
-        for offset, column in ((0, "active"), (2, "load1")):
-            if sample.get(column) is not None:
-                entry[offset] += 1
-                entry[offset + 1] += sample[column]
+        for span in SPANS:
+            entry = sums.setdefault((span, int(sample["timestamp"] // span), sample["hostname"]),
+                                    [0, 0.0, 0, 0.0])
+            for offset, column in ((0, "active"), (2, "load1")):
+                if sample.get(column) is not None:
+                    entry[offset] += 1
+                    entry[offset + 1] += sample[column]
     if not sums:
         return
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     added = ", ".join(f"{column} = worker_sample_rollups.{column} + excluded.{column}"
                       for column in _SAMPLE_SUMS)
     connection.exec_driver_sql(
-        f"INSERT INTO worker_sample_rollups (period, hostname, {', '.join(_SAMPLE_SUMS)}) "
-        f"VALUES ({', '.join([mark] * 6)}) ON CONFLICT (period, hostname) DO UPDATE SET {added}",
-        [(period, hostname, *entry) for (period, hostname), entry in sums.items()])
+        f"INSERT INTO worker_sample_rollups (span, period, hostname, {', '.join(_SAMPLE_SUMS)}) "
+        f"VALUES ({', '.join([mark] * 7)}) ON CONFLICT (span, period, hostname) "
+        f"DO UPDATE SET {added}", [(*key, *entry) for key, entry in sums.items()])
 
 
-def _resum_samples(connection: Connection, where: str, params: tuple = ()) -> None:
-    """Recompute the period sums of the samples `where` selects, from the samples."""
+def _resum_samples(connection: Connection, span: int, where: str, params: tuple = ()) -> None:
+    """Recompute the `span` sums of the samples `where` selects, from the samples."""
     if connection.dialect.name == "sqlite":  # CAST truncates, which is floor for t > 0
-        period = f"CAST(timestamp / {PERIOD}.0 AS INTEGER)"
+        period = f"CAST(timestamp / {span}.0 AS INTEGER)"
     else:
-        period = f"CAST(floor(timestamp / {PERIOD}.0) AS INTEGER)"
+        period = f"CAST(floor(timestamp / {span}.0) AS INTEGER)"
     connection.exec_driver_sql(
-        f"INSERT INTO worker_sample_rollups (period, hostname, {', '.join(_SAMPLE_SUMS)}) "
-        f"SELECT {period}, hostname, count(active), coalesce(sum(active), 0), count(load1), "
-        f"coalesce(sum(load1), 0) FROM worker_samples WHERE {where} GROUP BY 1, 2", params)
+        f"INSERT INTO worker_sample_rollups (span, period, hostname, {', '.join(_SAMPLE_SUMS)}) "
+        f"SELECT {span}, {period}, hostname, count(active), coalesce(sum(active), 0), "
+        f"count(load1), coalesce(sum(load1), 0) FROM worker_samples WHERE {where} "
+        "GROUP BY 2, 3", params)
 
 
 def prune_samples(connection: Connection, before: float) -> None:
     """After the samples older than `before` went: drop the periods they filled, and sum
     again the one the cut goes through."""
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    cut = int(before // PERIOD)
-    connection.exec_driver_sql(f"DELETE FROM worker_sample_rollups WHERE period <= {mark}",
-                               (cut,))
-    _resum_samples(connection, f"timestamp >= {mark} AND timestamp < {mark}",
-                   (cut * PERIOD, (cut + 1) * PERIOD))
+    for span in SPANS:
+        cut = int(before // span)
+        connection.exec_driver_sql(
+            f"DELETE FROM worker_sample_rollups WHERE span = {mark} AND period <= {mark}",
+            (span, cut))
+        _resum_samples(connection, span, f"timestamp >= {mark} AND timestamp < {mark}",
+                       (cut * span, (cut + 1) * span))
 
 
 # -- readiness ----------------------------------------------------------------------------
@@ -362,7 +371,8 @@ def rebuild(engine: Engine, log=None) -> int:
                     log(chunk_end)
                 chunk_start = chunk_end
         connection.execute(worker_sample_rollups.delete())
-        _resum_samples(connection, "timestamp IS NOT NULL")
+        for span in SPANS:
+            _resum_samples(connection, span, "timestamp IS NOT NULL")
         connection.execute(store_marks.delete().where(store_marks.c.name == READY_MARK))
         connection.execute(store_marks.insert().values(name=READY_MARK, value="1"))
     return read

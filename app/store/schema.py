@@ -191,8 +191,9 @@ audit = Table(
 )
 
 
-# Five-minute aggregates of the tasks for /explore's long windows (rollups.py): per measure
-# (received, SUCCESS, runtime, ...), dimension ('' for all, name, worker, queue) and member
+# Five- and thirty-minute aggregates of the tasks for /explore's long windows (rollups.py):
+# per measure (received, SUCCESS, runtime, ...), dimension ('' for all, name, worker, queue),
+# span and member
 # ('' for none, else '=' and the name), the tasks counted and, for runtime and wait, their
 # histogram (bins then counts, little-endian int32).
 task_rollups = Table(
@@ -200,18 +201,20 @@ task_rollups = Table(
     metadata,
     Column("measure", String(16), primary_key=True),
     Column("dimension", String(8), primary_key=True),
-    Column("period", Integer, primary_key=True),  # floor(time / 300)
+    Column("span", Integer, primary_key=True),  # seconds: 1800 or 300
+    Column("period", Integer, primary_key=True),  # floor(time / span)
     Column("member", String, primary_key=True),
     Column("tasks", Integer, nullable=False),
     Column("histogram", LargeBinary),
     Index("ix_task_rollups_period", "period"),  # the writer reads the periods it changes
 )
 
-# Five-minute sums of the worker samples (rollups.py): per worker and period, how many
-# samples had each sampled value and their sum, so a mean over any whole periods is exact.
+# Five- and thirty-minute sums of the worker samples (rollups.py): per worker and period,
+# how many samples had each sampled value and their sum, so a mean over whole periods is exact.
 worker_sample_rollups = Table(
     "worker_sample_rollups",
     metadata,
+    Column("span", Integer, primary_key=True),
     Column("period", Integer, primary_key=True),
     Column("hostname", String, primary_key=True),
     Column("active_samples", Integer, nullable=False),
