@@ -27,7 +27,7 @@ from .config import (
     resolve,
 )
 from .runtime import StartupError, collect, configure_logging, serve
-from .store.history import StoreError
+from .store.engine import StoreError
 
 SERVE, COLLECTOR, ANY = (STORE, COLLECT, WEB), (STORE, COLLECT), (STORE,)
 FLOWER = "flower__"  # how Flower's own options are told apart among a command's values

@@ -57,7 +57,8 @@ import ingest  # bench/ingest.py
 import task_history  # bench/task_history.py
 
 from celery_scope.store.cache import SnapshotCache
-from celery_scope.store.history import HistoryStore, open_engine
+from celery_scope.store.engine import open_engine
+from celery_scope.store.history import HistoryStore
 from celery_scope.tasks import queries as task_queries
 from celery_scope.tasks.filters import parse_filter
 

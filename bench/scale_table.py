@@ -479,7 +479,8 @@ def measure(stores: Stores, kind: str, options, redis_url: str) -> dict[str, Cel
     store = HistoryStore(url)
     total = store.count_tasks()
     started = time.perf_counter()  # the collector's once-only rebuild of a seeded store
-    if store.complete_rollups() is not None:
+    if not store.rollups_ready():
+        store.rebuild_rollups()
         say(f"  {kind}: the chart rollups built from {total:,} tasks in "
             f"{time.perf_counter() - started:,.0f} s")
     directory = tempfile.mkdtemp(prefix=f"scope-scale-{kind}-")

@@ -6,15 +6,21 @@ import random
 import numpy as np
 import pytest
 
+from celery_scope.collector.events import EventCollector
+from celery_scope.collector.status import CollectorStatus
 from celery_scope.series import rollup_queries
 from celery_scope.series.build import build_heatmap, build_series
 from celery_scope.series.frames import zone
 from celery_scope.series.spec import SeriesSpec
 from celery_scope.store import rollups
+from celery_scope.store.cache import SnapshotCache
 from celery_scope.store.history import HistoryStore
 from celery_scope.store.merge import apply_task_event, new_task_row
-from celery_scope.store.rollups import PERIOD, SPANS, Sketch
+from celery_scope.store.rollups import PERIOD, SPANS
 from celery_scope.store.schema import store_marks, task_rollups, worker_sample_rollups
+from celery_scope.store.sketch import Sketch, pooled_quantiles
+
+from .helpers import message, task
 
 T0 = 1_800_000_000.0  # a whole period
 SPAN = 6 * 3600.0
@@ -83,7 +89,7 @@ def history(store: HistoryStore, tasks: int = 600, seed: int = 7) -> list[dict]:
 def stored_rollups(store: HistoryStore) -> dict:
     with store.engine.connect() as connection:
         rows = connection.execute(task_rollups.select()).all()
-    return {(row.measure, row.dimension, row.member, row.period):
+    return {(row.measure, row.dimension, row.span, row.member, row.period):
             (row.tasks, None if row.histogram is None else bytes(row.histogram)) for row in rows}
 
 
@@ -121,11 +127,10 @@ def test_a_new_store_is_ready_and_an_older_one_is_rebuilt_once(store):
     without_rollups(store)
     with store.engine.begin() as connection:
         connection.execute(task_rollups.delete())
-    assert not rollups.ready(store.engine)
-    assert store.complete_rollups() == 100
-    assert rollups.ready(store.engine)
+    assert not store.rollups_ready()
+    assert store.rebuild_rollups() == 100
+    assert store.rollups_ready()
     assert stored_rollups(store) == kept
-    assert store.complete_rollups() is None
 
 
 # A window that starts and ends inside periods, so both edges are read from the rows.
@@ -296,6 +301,27 @@ def test_pooled_quantiles_equal_each_merged_pools():
              for mean, sizes in ((-2.0, (5, 40)), (0.5, (1,)), (1.0, (300, 7, 2)))]
     pools.append([Sketch.from_values(np.array([0.0, -1.0, 0.25]))])
     wanted = [0.5, 0.95, 0.99, 1.0]
-    together = rollups.pooled_quantiles(pools, wanted)
+    together = pooled_quantiles(pools, wanted)
     for pool, found in zip(pools, together):
         np.testing.assert_allclose(found, Sketch.merged(pool).quantiles(wanted), rtol=1e-12)
+
+
+def test_the_collector_builds_the_rollups_of_an_older_store_before_it_writes(store, tmp_path):
+    history(store, tasks=50)
+    kept = stored_rollups(store)
+    without_rollups(store)
+    with store.engine.begin() as connection:
+        connection.execute(task_rollups.delete())
+    cache = SnapshotCache(str(tmp_path / "cache"))
+    try:
+        collector = EventCollector(None, store, CollectorStatus(cache, "test://"))
+        collector.ingest([message(task("task-received", "task-new", T0 + 10, name="app.send"))])
+    finally:
+        cache.close()
+    assert store.rollups_ready()
+    rebuilt_now = stored_rollups(store)
+    assert rebuilt(store) == rebuilt_now  # the event went in after the rebuild, once
+    received = sum(count for (measure, dimension, span, _member, _period), (count, _) in
+                   rebuilt_now.items() if (measure, dimension, span) == ("received", "", PERIOD))
+    assert received == 51  # the 50 stored tasks, and the one the collector wrote
+    assert {key for key in kept if key[0] == "runtime"} <= rebuilt_now.keys()

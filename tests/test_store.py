@@ -5,7 +5,8 @@ import pytest
 from celery_scope.collector.events import EventCollector
 from celery_scope.collector.status import CollectorStatus
 from celery_scope.store.cache import SnapshotCache
-from celery_scope.store.history import HistoryStore, StoreError
+from celery_scope.store.engine import StoreError
+from celery_scope.store.history import HistoryStore
 
 from .helpers import message, task
 

@@ -329,11 +329,14 @@ class EventCollector:
         self.status.ingested(len(good), max((event["timestamp"] for event in good), default=None))
 
     def _complete_rollups(self) -> None:
+        """A store made before the rollups gets them once, before the writer goes on."""
+        if self.store.rollups_ready():
+            return
+        log.info("building the chart rollups from the stored tasks, once; events wait meanwhile")
         started = time.monotonic()
-        read = self.store.complete_rollups()
-        if read is not None:
-            log.info("the chart rollups were built from the %d stored tasks in %.1f s", read,
-                     time.monotonic() - started)
+        read = self.store.rebuild_rollups()
+        log.info("the chart rollups were built from the %d stored tasks in %.1f s", read,
+                 time.monotonic() - started)
 
     def _observe(self, observed: list[tuple]) -> None:
         if self.metrics is None:

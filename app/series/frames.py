@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from ..store.rollups import Sketch, pooled_quantiles
+from ..store.sketch import Sketch, pooled_quantiles
 from .spec import QUANTILES, STATS
 
 OTHER = "other"

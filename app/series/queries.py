@@ -34,8 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
 
-from ..store.rollups import Sketch
 from ..store.schema import queue_samples, tasks, worker_samples
+from ..store.sketch import Sketch
 from . import rollup_queries
 from .spec import SeriesSpec
 

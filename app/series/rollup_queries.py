@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from ..store import rollups
-from ..store.rollups import SPANS, Sketch, member, member_value
+from ..store.rollups import SPANS, member, member_value
+from ..store.sketch import Sketch
 from .spec import SeriesSpec
 
 _FILTERS = (("name", "names"), ("worker", "workers"), ("queue", "queues"))

@@ -7,22 +7,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, create_engine, event, func, inspect, select
+from sqlalchemy import Integer, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.sql import ColumnElement
 
 from . import rollups
-from .fingerprint import fingerprint
+from .engine import open_engine
 from .schema import (
-    RETIRED_INDEXES,
     TASK_COLUMNS,
     WORKER_COLUMNS,
-    metadata,
     quarantine,
     queue_samples,
     tasks,
@@ -33,92 +28,6 @@ from .search_index import stop_search_index
 from .task_ids import clip_id
 
 _SELECT_CHUNK = 500  # ids per IN (...) query
-
-
-class StoreError(RuntimeError):
-    """The store URL is unusable or the database cannot be opened."""
-
-
-def _enable_sqlite_wal(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # WAL: a process crash loses no committed transaction
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")  # milliseconds
-    # Long reads (exports, searches) keep the WAL from being recycled, so it grows; once a
-    # checkpoint completes, cut it back to 64 MiB instead of keeping its high-water size.
-    cursor.execute("PRAGMA journal_size_limit=67108864")
-    cursor.close()
-
-
-def open_engine(url: str) -> Engine:
-    """Create the engine for a store URL, making the SQLite file's directory if needed."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"invalid store URL {url!r}: {exc}") from None
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed)
-        event.listen(engine, "connect", _enable_sqlite_wal)
-    else:  # a host that does not answer is an outage after 5 s, not a request hung for minutes
-        engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
-    try:
-        metadata.create_all(engine)
-        with engine.begin() as connection:
-            for name in RETIRED_INDEXES:
-                connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
-            if engine.dialect.name == "postgresql":
-                _widen_text_columns(connection)
-            if "issue" in _add_new_columns(connection, tasks):
-                _fill_issues(connection)
-            _add_new_columns(connection, queue_samples)
-            rollups.mark_ready_if_empty(connection)
-        for table in metadata.sorted_tables:  # indexes added since the store was created
-            for index in table.indexes:
-                index.create(engine, checkfirst=True)
-    except OperationalError as exc:
-        raise StoreError(f"cannot open the store {parsed.render_as_string()}: {exc.orig}") from None
-    return engine
-
-
-def _widen_text_columns(connection) -> None:
-    """Stores made before text columns lost their length (a 64-character task id, a
-    255-character name) are widened to the schema's unbounded varchar; PostgreSQL does
-    this without rewriting the table."""
-    bounded = connection.exec_driver_sql(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND data_type = 'character varying' "
-        "AND character_maximum_length IS NOT NULL").all()
-    for table_name, column_name in bounded:
-        table = metadata.tables.get(table_name)
-        if table is None or column_name not in table.c:
-            continue
-        if getattr(table.c[column_name].type, "length", None) is None:
-            connection.exec_driver_sql(
-                f'ALTER TABLE "{table_name}" ALTER COLUMN "{column_name}" TYPE varchar')
-
-
-def _add_new_columns(connection, table) -> list[str]:
-    """Columns added to `table` since the store was created are added to it (empty);
-    returns their names."""
-    present = {column["name"] for column in inspect(connection).get_columns(table.name)}
-    added = [column for column in table.columns if column.name not in present]
-    for column in added:
-        kind = column.type.compile(dialect=connection.dialect)
-        connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
-    return [column.name for column in added]
-
-
-def _fill_issues(connection) -> None:
-    """A store made before issues existed: its failures get their fingerprints, once."""
-    found = connection.execute(select(tasks.c.uuid, tasks.c.name, tasks.c.exception)
-                               .where(tasks.c.exception.is_not(None))).all()
-    rows = [{"id": uuid, "fp": fingerprint(name, exception)} for uuid, name, exception in found]
-    if rows:
-        connection.execute(tasks.update().where(tasks.c.uuid == bindparam("id"))
-                           .values(issue=bindparam("fp")), rows)
 
 
 def _split_task_writes(rows: list[dict[str, Any]], stored: Mapping[str, dict[str, Any]]
@@ -185,11 +94,12 @@ class HistoryStore:
                 found[values[0]] = dict(zip(TASK_COLUMNS, values))
         return found
 
-    def complete_rollups(self) -> int | None:
-        """A store made before the rollups existed gets them from its rows, once; returns
-        the tasks read, or None when they were complete already."""
-        if rollups.ready(self.engine):
-            return None
+    def rollups_ready(self) -> bool:
+        """Whether the rollups cover the whole history (not in a store made before them)."""
+        return rollups.ready(self.engine)
+
+    def rebuild_rollups(self) -> int:
+        """Compute the rollups from the stored rows; returns the tasks read."""
         return rollups.rebuild(self.engine)
 
     def load_workers(self) -> dict[str, dict[str, Any]]:
