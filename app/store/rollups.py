@@ -43,7 +43,7 @@ READY_MARK = "rollups_ready_v2"  # v2: the 30-minute span
 COLUMNS = ("name", "worker", "queue", "state", "timestamp", "received", "started", "retried",
            "runtime")
 _FINAL = frozenset(("SUCCESS", "FAILURE", "REVOKED", "REJECTED"))
-_REBUILD_CHUNK = 86400.0  # seconds of history read at a time when rebuilding
+_REBUILD_CHUNK = 3600.0  # seconds of history read at a time: bounds the memory a rebuild takes
 _IN_CHUNK = 200  # periods per IN (...) list
 _SAMPLE_SUMS = ("active_samples", "active_sum", "load1_samples", "load1_sum")
 
@@ -246,7 +246,7 @@ def mark_ready_if_empty(connection: Connection) -> None:
 
 
 def rebuild(engine: Engine) -> int:
-    """Compute every aggregate from the stored rows, a day of history at a time, in one
+    """Compute every aggregate from the stored rows, an hour of history at a time, in one
     transaction, and mark them ready; returns the tasks read. The writer runs it when it
     finds a store made before the aggregates existed."""
     read = 0
