@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from ..store import rollups
+from ..store.paramstyle import placeholder
 from ..store.rollups import SPANS, member, member_value
 from ..store.sketch import Sketch
 from .spec import SeriesSpec
@@ -97,10 +98,6 @@ def sample_cover(engine: Engine, start: float, end: float, bucket: int) -> Cover
     return found if found is not None and rollups.ready(engine) else None
 
 
-def _mark(engine: Engine) -> str:
-    return "?" if engine.dialect.paramstyle == "qmark" else "%s"
-
-
 def _rows(engine: Engine, sql: str, params: list[Any]) -> list[tuple]:
     with engine.connect() as connection:
         return [tuple(row) for row in connection.exec_driver_sql(sql, tuple(params))]
@@ -109,7 +106,7 @@ def _rows(engine: Engine, sql: str, params: list[Any]) -> list[tuple]:
 def sample_sums(engine: Engine, found: Cover, column: str, workers: tuple[str, ...]
                 ) -> list[tuple[int, str, float, int]]:
     """(bucket number, worker, sum, samples) of a sampled column over the cover's periods."""
-    mark, rows = _mark(engine), []
+    mark, rows = placeholder(engine.dialect), []
     for segment in found.segments:
         number = f"period / {segment.per_bucket}"  # integers: floor division on both
         where = (f"span = {mark} AND period >= {mark} AND period < {mark} "
@@ -138,7 +135,7 @@ def counts(engine: Engine, plan: Plan, measure: str) -> list[tuple[int, Any, int
     """(bucket number, group, tasks) of a count measure over the plan's periods."""
     found: list[tuple[int, Any, int]] = []
     for segment in plan.cover.segments:
-        where, params = _where(plan, segment, measure, _mark(engine))
+        where, params = _where(plan, segment, measure, placeholder(engine.dialect))
         number = f"period / {segment.per_bucket}"
         if plan.grouped:
             rows = _rows(engine, f"SELECT {number}, member, sum(tasks) FROM task_rollups "
@@ -156,7 +153,7 @@ def sketches(engine: Engine, plan: Plan, measure: str) -> list[tuple[int, Any, S
     one per stored period (the frame pools them by bucket)."""
     found: list[tuple[int, Any, Sketch]] = []
     for segment in plan.cover.segments:
-        where, params = _where(plan, segment, measure, _mark(engine))
+        where, params = _where(plan, segment, measure, placeholder(engine.dialect))
         rows = _rows(engine, f"SELECT period, member, tasks, histogram FROM task_rollups "
                              f"WHERE {where}", params)
         found += [(period // segment.per_bucket, member_value(who) if plan.grouped else None,

@@ -29,6 +29,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
+from .paramstyle import placeholder
 from .schema import store_marks, task_rollups, tasks, worker_sample_rollups, worker_samples
 from .sketch import Sketch, bin_of
 
@@ -134,7 +135,7 @@ def apply(connection: Connection, changes: RollupChanges) -> None:
     grouped = changes.by_key()
     if not grouped:
         return
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(connection.dialect)
     periods = sorted({key[4] for key in grouped})
     stored: dict[Key, tuple[int, bytes | None]] = {}
     for first in range(0, len(periods), _IN_CHUNK):
@@ -190,7 +191,7 @@ def add_samples(connection: Connection, samples: Iterable[Mapping[str, Any]]) ->
                     entry[offset + 1] += sample[column]
     if not sums:
         return
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(connection.dialect)
     added = ", ".join(f"{column} = worker_sample_rollups.{column} + excluded.{column}"
                       for column in _SAMPLE_SUMS)
     connection.exec_driver_sql(
@@ -215,7 +216,7 @@ def _resum_samples(connection: Connection, span: int, where: str, params: tuple 
 def prune_samples(connection: Connection, before: float) -> None:
     """After the samples older than `before` went: drop the periods they filled, and sum
     again the one the cut goes through."""
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(connection.dialect)
     for span in SPANS:
         cut = int(before // span)
         connection.exec_driver_sql(
@@ -227,22 +228,29 @@ def prune_samples(connection: Connection, before: float) -> None:
 
 # -- readiness ----------------------------------------------------------------------------
 
+def _marked(connection: Connection) -> bool:
+    return connection.execute(select(store_marks.c.value)
+                              .where(store_marks.c.name == READY_MARK)).first() is not None
+
+
+def _mark_ready(connection: Connection) -> None:
+    connection.execute(store_marks.delete().where(store_marks.c.name == READY_MARK))
+    connection.execute(store_marks.insert().values(name=READY_MARK, value="1"))
+
+
 def ready(engine: Engine) -> bool:
     """Whether the aggregates hold the whole history (a store made before them holds none
     until the collector rebuilds them)."""
     with engine.connect() as connection:
-        return connection.execute(select(store_marks.c.value)
-                                  .where(store_marks.c.name == READY_MARK)).first() is not None
+        return _marked(connection)
 
 
 def mark_ready_if_empty(connection: Connection) -> None:
     """A store with no task yet is complete as it is: mark it so."""
-    marked = connection.execute(select(store_marks.c.value)
-                                .where(store_marks.c.name == READY_MARK)).first()
-    if marked is None and not any(
+    if not _marked(connection) and not any(
             connection.execute(select(column).limit(1)).first()
             for column in (tasks.c.uuid, worker_samples.c.hostname)):
-        connection.execute(store_marks.insert().values(name=READY_MARK, value="1"))
+        _mark_ready(connection)
 
 
 def rebuild(engine: Engine) -> int:
@@ -275,6 +283,5 @@ def rebuild(engine: Engine) -> int:
         connection.execute(worker_sample_rollups.delete())
         for span in SPANS:
             _resum_samples(connection, span, "timestamp IS NOT NULL")
-        connection.execute(store_marks.delete().where(store_marks.c.name == READY_MARK))
-        connection.execute(store_marks.insert().values(name=READY_MARK, value="1"))
+        _mark_ready(connection)
     return read
