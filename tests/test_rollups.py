@@ -142,6 +142,9 @@ RAGGED = {"range": None, "since": T0 + 137.5, "until": T0 + SPAN - 61.25}
     {"metric": "failed", "group": "worker"}, {"metric": "retried"},
     {"metric": "revoked", "group": "queue"}, {"metric": "failure_ratio", "group": "name"},
     {"metric": "in_flight"}, {"metric": "in_flight", "group": "worker"},
+    # hours into the history: those in flight at the start come from the aggregates too
+    {"metric": "in_flight", "since": T0 + 3 * 3600 + 137.5},
+    {"metric": "in_flight", "group": "queue", "since": T0 + 2 * 3600 + 1800},
     {"metric": "received", "queues": ("bulk",)},
     {"metric": "succeeded", "group": "worker", "workers": ("w1@a", "w3@b")},
     {"metric": "received", "unit": "rate", "bucket": 900},

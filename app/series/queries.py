@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
 
+from ..store.rollups import PERIOD
 from ..store.schema import queue_samples, tasks, worker_samples
 from ..store.sketch import Sketch
 from . import rollup_queries
@@ -191,21 +192,29 @@ def in_flight_parts(engine: Engine, spec: SeriesSpec, start: float, end: float,
                     bucket: int) -> tuple[Rows, Rows, list[tuple[Any, int]]]:
     """What the in-flight series is summed from: arrivals (received) and departures
     (finished) per (bucket, group) over [start, end), and per group the tasks already in
-    flight at `start`: received before it and unfinished, or finished at or after it."""
+    flight at `start`."""
     group = _group(spec)
     finished = [tasks.c.state.in_(FINAL_STATES), tasks.c.received.isnot(None),
                 *_filters(spec)]
     found = rollup_queries.plan(engine, spec, start, end, bucket)
-    if found is not None:
-        arrivals = rollup_queries.counts(engine, found, "received")
-        departures = rollup_queries.counts(engine, found, "departed")
-        for low, high in found.edges:
-            edge_arrivals, edge_departures = _flows(engine, spec, low, high, bucket,
-                                                       group, finished)
-            arrivals.extend(edge_arrivals)
-            departures.extend(edge_departures)
-    else:
+    if found is None:
         arrivals, departures = _flows(engine, spec, start, end, bucket, group, finished)
+        return arrivals, departures, _in_flight_at(engine, spec, start, group, finished)
+    arrivals = rollup_queries.counts(engine, found, "received")
+    departures = rollup_queries.counts(engine, found, "departed")
+    for low, high in found.edges:
+        edge_arrivals, edge_departures = _flows(engine, spec, low, high, bucket, group,
+                                                finished)
+        arrivals.extend(edge_arrivals)
+        departures.extend(edge_departures)
+    return arrivals, departures, _rolled_up_in_flight_at(engine, spec, found, start, group,
+                                                          finished)
+
+
+def _in_flight_at(engine: Engine, spec: SeriesSpec, start: float, group: ColumnElement,
+                  finished: list[ColumnElement[bool]]) -> list[tuple[Any, int]]:
+    """Per group, the tasks received before `start` and unfinished, or finished at or
+    after it: the unfinished ones, then the window's departures received before it."""
     carried_over = [
         select(group.label("group"), func.count().label("tasks"))
         .where(tasks.c.state.in_(UNFINISHED_STATES), tasks.c.received < start, *_filters(spec))
@@ -219,7 +228,29 @@ def in_flight_parts(engine: Engine, spec: SeriesSpec, start: float, end: float,
         for query in carried_over:
             for name, count in connection.execute(query):
                 baseline[name] = baseline.get(name, 0) + count
-    return arrivals, departures, list(baseline.items())
+    return list(baseline.items())
+
+
+def _rolled_up_in_flight_at(engine: Engine, spec: SeriesSpec, found: rollup_queries.Plan,
+                            start: float, group: ColumnElement,
+                            finished: list[ColumnElement[bool]]) -> list[tuple[Any, int]]:
+    """Per group, the tasks received before `start` less those that finished before it,
+    from the aggregates of the whole history before it (and the rows of its last few
+    minutes), so a week's chart does not walk the week's finished tasks. It equals the
+    rows' count unless a task's final event is dated before its arrival (a revoke seen
+    before a worker took the task), which this counts as departed."""
+    aligned = math.floor(start / PERIOD) * PERIOD
+    arrived = rollup_queries.totals_before(engine, found, "received", aligned)
+    departed = rollup_queries.totals_before(engine, found, "departed", aligned)
+    edge_arrivals, edge_departures = _flows(engine, spec, aligned, start, bucket=PERIOD,
+                                            group=group, finished=finished)
+    for _number, name, count in edge_arrivals:
+        arrived[name] = arrived.get(name, 0) + count
+    for _number, name, count in edge_departures:
+        departed[name] = departed.get(name, 0) + count
+    baseline = {name: arrived.get(name, 0) - departed.get(name, 0)
+                for name in arrived.keys() | departed.keys()}
+    return [(name, count) for name, count in baseline.items() if count]
 
 
 def _flows(engine: Engine, spec: SeriesSpec, start: float, end: float, bucket: int,

@@ -148,6 +148,25 @@ def counts(engine: Engine, plan: Plan, measure: str) -> list[tuple[int, Any, int
     return found
 
 
+def totals_before(engine: Engine, plan: Plan, measure: str, moment: float) -> dict[Any, int]:
+    """Per group, a count measure summed over every period that ends by `moment` (a
+    five-minute boundary): the whole history before the window in a few thousand
+    aggregates, the longest periods first."""
+    found: dict[Any, int] = {}
+    low = 0
+    for span in SPANS:
+        last = int(moment // span)
+        where, params = _where(plan, Segment(span, low // span, last, 1), measure,
+                               placeholder(engine.dialect))
+        low = last * span
+        rows = _rows(engine, f"SELECT member, sum(tasks) FROM task_rollups WHERE {where} "
+                             "GROUP BY member", params)
+        for who, count in rows:
+            group = member_value(who) if plan.grouped else None
+            found[group] = found.get(group, 0) + int(count)
+    return found
+
+
 def sketches(engine: Engine, plan: Plan, measure: str) -> list[tuple[int, Any, Sketch]]:
     """(bucket number, group, histogram) of a histogram measure over the plan's periods,
     one per stored period (the frame pools them by bucket)."""
