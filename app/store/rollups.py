@@ -97,6 +97,11 @@ def _measures(row: Mapping[str, Any], times: Iterable[str] = ("received", "times
     return found
 
 
+def _members(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """The members a row counts for, one per dimension."""
+    return ("", member(row["name"]), member(row["worker"]), member(row["queue"]))
+
+
 class RollupChanges:
     """What a transaction changes in the rollups: +1 or -1 per (key, bin)."""
 
@@ -105,21 +110,33 @@ class RollupChanges:
 
     def add(self, row: Mapping[str, Any], sign: int, times=("received", "timestamp",
                                                           "retried")) -> None:
-        members = ("", member(row["name"]), member(row["worker"]), member(row["queue"]))
+        self._count(_members(row), _measures(row, times), sign)
+
+    def _count(self, members: tuple[str, ...], measures: Iterable[tuple[str, float, int | None]],
+               sign: int) -> None:
         counts = self.counts
-        for measure, moment, bin_ in _measures(row, times):
+        for measure, moment, bin_ in measures:
             for span in SPANS:
                 period = int(moment // span)
                 for dimension, who in zip(DIMENSIONS, members):
                     counts[measure, dimension, span, who, period, bin_] += sign
 
     def replace(self, before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
-        """A row went from `before` (None: new) to `after`."""
-        if before is not None:
-            if all(before[column] == after[column] for column in COLUMNS):
-                return
+        """A row went from `before` (None: new) to `after`. With the same name, worker and
+        queue only the measures that differ move: an event changes one or two of them."""
+        if before is None:
+            self.add(after, 1)
+            return
+        if all(before[column] == after[column] for column in COLUMNS):
+            return
+        members = _members(after)
+        if _members(before) != members:
             self.add(before, -1)
-        self.add(after, 1)
+            self.add(after, 1)
+            return
+        old, new = _measures(before), _measures(after)
+        self._count(members, [item for item in old if item not in new], -1)
+        self._count(members, [item for item in new if item not in old], 1)
 
     def by_key(self) -> dict[Key, dict[int | None, int]]:
         grouped: dict[Key, dict[int | None, int]] = defaultdict(dict)

@@ -84,10 +84,11 @@ def pooled_quantiles(pools: list[list[Sketch]], wanted: list[float]) -> np.ndarr
     """The quantiles of each pool of histograms (pools × wanted), as each merged pool's
     Sketch.quantiles gives them, in one pass over one dense table: a week's chart pools
     tens of thousands of histograms."""
-    bins = np.concatenate([sketch.bins for pool in pools for sketch in pool])
-    counts = np.concatenate([sketch.counts for pool in pools for sketch in pool])
-    owner = np.concatenate([np.full(len(sketch.bins), number)
-                            for number, pool in enumerate(pools) for sketch in pool])
+    every = [sketch for pool in pools for sketch in pool]
+    bins = np.concatenate([sketch.bins for sketch in every])
+    counts = np.concatenate([sketch.counts for sketch in every])
+    pool_of_sketch = np.repeat(np.arange(len(pools)), [len(pool) for pool in pools])
+    owner = np.repeat(pool_of_sketch, [len(sketch.bins) for sketch in every])
     ordinary = bins != ZERO_BIN
     lowest = int(bins[ordinary].min()) if ordinary.any() else 0
     place = np.where(ordinary, bins - lowest + 1, 0)  # column 0 holds the zero bin
