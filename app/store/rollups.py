@@ -97,29 +97,31 @@ def _measures(row: Mapping[str, Any], times: Iterable[str] = ("received", "times
     return found
 
 
-def _members(row: Mapping[str, Any]) -> tuple[str, ...]:
-    """The members a row counts for, one per dimension."""
-    return ("", member(row["name"]), member(row["worker"]), member(row["queue"]))
+def _members(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The name, worker and queue a row counts for, as members."""
+    return member(row["name"]), member(row["worker"]), member(row["queue"])
 
 
 class RollupChanges:
-    """What a transaction changes in the rollups: +1 or -1 per (key, bin)."""
+    """What a transaction changes in the rollups: +1 or -1 per (key, bin).
+
+    Rows count by (measure, name, worker, queue, five-minute period, bin), one entry a
+    measure; by_key spreads the totals over the dimensions and spans, once per distinct
+    entry rather than eight times a row."""
 
     def __init__(self) -> None:
-        self.counts: Counter[tuple[str, str, int, str, int, int | None]] = Counter()
+        self.counts: Counter[tuple[str, str, str, str, int, int | None]] = Counter()
 
     def add(self, row: Mapping[str, Any], sign: int, times=("received", "timestamp",
                                                           "retried")) -> None:
         self._count(_members(row), _measures(row, times), sign)
 
-    def _count(self, members: tuple[str, ...], measures: Iterable[tuple[str, float, int | None]],
-               sign: int) -> None:
+    def _count(self, members: tuple[str, str, str],
+               measures: Iterable[tuple[str, float, int | None]], sign: int) -> None:
         counts = self.counts
+        name, worker, queue = members
         for measure, moment, bin_ in measures:
-            for span in SPANS:
-                period = int(moment // span)
-                for dimension, who in zip(DIMENSIONS, members):
-                    counts[measure, dimension, span, who, period, bin_] += sign
+            counts[measure, name, worker, queue, int(moment // PERIOD), bin_] += sign
 
     def replace(self, before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
         """A row went from `before` (None: new) to `after`. With the same name, worker and
@@ -139,11 +141,18 @@ class RollupChanges:
         self._count(members, [item for item in new if item not in old], 1)
 
     def by_key(self) -> dict[Key, dict[int | None, int]]:
+        """The changes by stored key, then by bin (None for a count)."""
         grouped: dict[Key, dict[int | None, int]] = defaultdict(dict)
-        for (measure, dimension, span, who, period, bin_), change in self.counts.items():
-            if change:
-                grouped[measure, dimension, span, who, period][bin_] = change
-        return grouped
+        periods_per_span = [(span, span // PERIOD) for span in SPANS]
+        for (measure, *members, period, bin_), change in self.counts.items():
+            if not change:
+                continue
+            for span, per in periods_per_span:
+                for dimension, who in zip(DIMENSIONS, ("", *members)):
+                    bins = grouped[measure, dimension, span, who, period // per]
+                    bins[bin_] = bins.get(bin_, 0) + change
+        return {key: {bin_: change for bin_, change in bins.items() if change}
+                for key, bins in grouped.items() if any(bins.values())}
 
 
 def apply(connection: Connection, changes: RollupChanges) -> None:
