@@ -24,7 +24,11 @@ overlapping so that a task's events land in different write batches, and a heart
 worker every 2 s. The collector gets CPU 1 to itself; Redis, the publishers and this
 script share CPU 0.
 
-Run:  python bench/ingest.py [--events 400000] [--seconds 20] [--rate 18000]
+With --store postgresql the collector writes to a private PostgreSQL server (fsync on),
+started on CPU 0 beside Redis and the publishers.
+
+Run:  python bench/ingest.py [--store sqlite|postgresql] [--events 400000] [--seconds 20]
+                             [--rate 18000]
 """
 from __future__ import annotations
 
@@ -36,7 +40,6 @@ import random
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -54,8 +57,12 @@ import psutil
 import redis
 from celery import Celery
 from celery.events import EventDispatcher
+from sqlalchemy import create_engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.helpers
 
 from celery_scope.store.cache import SnapshotCache
+from tests.helpers import PostgresServer
 
 if TYPE_CHECKING:
     from typing import Self  # Python 3.11+, and only needed by type checkers
@@ -288,11 +295,11 @@ def start_redis(workdir: Path, port: int) -> subprocess.Popen:
             time.sleep(0.05)
 
 
-def start_collector(workdir: Path, broker: str, pin: list[str]) -> subprocess.Popen:
+def start_collector(workdir: Path, broker: str, store: str, pin: list[str]) -> subprocess.Popen:
     command = shutil.which("celery-scope") or sys.exit("celery-scope is not installed")
     with open(workdir / "collector.log", "wb") as log:
         return subprocess.Popen(
-            [*pin, command, "collect", "--broker", broker, "--store", f"sqlite:///{workdir}/h.db",
+            [*pin, command, "collect", "--broker", broker, "--store", store,
              "--cache-dir", str(workdir / "cache"), "--no-enable-events"],
             stdout=log, stderr=subprocess.STDOUT)
 
@@ -410,7 +417,7 @@ class PhaseResult:
         return max(0, self.published - self.stored)
 
 
-def run_phase(broker: str, collector: subprocess.Popen, monitor: Monitor, db: Path,
+def run_phase(broker: str, collector: subprocess.Popen, monitor: Monitor, store: str,
               tasks_each: int, rate_each: float | None) -> PhaseResult:
     """Publish, wait for the collector to store it all, then check the store task by task."""
     process = psutil.Process(collector.pid)
@@ -428,7 +435,7 @@ def run_phase(broker: str, collector: subprocess.Popen, monitor: Monitor, db: Pa
         raise RuntimeError("the collector stored none of the events; see collector.log")
     busy_seconds = status["last_event_at"] - first
     expected = {uuid: state for report in reports for uuid, state in report["expected"].items()}
-    missing, wrong = check_tasks(db, expected)
+    missing, wrong = check_tasks(store, expected)
     return PhaseResult(
         published=published, stored=stored, publisher_rate=published / (last - first),
         drain_rate=stored / busy_seconds, cpu_us=cpu / stored * 1e6, cpu_use=cpu / busy_seconds,
@@ -437,19 +444,32 @@ def run_phase(broker: str, collector: subprocess.Popen, monitor: Monitor, db: Pa
         peaks=monitor.peaks)
 
 
-def check_tasks(db: Path, expected: dict[str, str]) -> tuple[int, int]:
-    """(missing, wrong state) among the expected tasks, read straight from the SQLite file."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
-        stored = dict(connection.execute("SELECT uuid, state FROM tasks"))
+def check_tasks(store: str, expected: dict[str, str]) -> tuple[int, int]:
+    """(missing, wrong state) among the expected tasks, read straight from the store."""
+    engine = create_engine(store)
+    try:
+        with engine.connect() as connection:
+            stored = dict(connection.exec_driver_sql("SELECT uuid, state FROM tasks").all())
+    finally:
+        engine.dispose()
     missing = sum(1 for uuid in expected if uuid not in stored)
     wrong = sum(1 for uuid, state in expected.items() if stored.get(uuid, state) != state)
     return missing, wrong
 
 
-def store_size(db: Path) -> tuple[int, float]:
-    """(task rows, MB on disk including the WAL)."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
-        rows = connection.execute("SELECT count(*) FROM tasks").fetchone()[0]
+def store_size(store: str) -> tuple[int, float]:
+    """(task rows, MB on disk: the SQLite file and its WAL, or the PostgreSQL database)."""
+    engine = create_engine(store)
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT count(*) FROM tasks").scalar_one()
+            if engine.dialect.name != "sqlite":
+                size = connection.exec_driver_sql(
+                    "SELECT pg_database_size(current_database())").scalar_one()
+                return rows, size / MB
+    finally:
+        engine.dispose()
+    db = Path(store.removeprefix("sqlite:///"))
     files = [db, db.with_name(db.name + "-wal")]
     return rows, sum(path.stat().st_size for path in files if path.exists()) / MB
 
@@ -478,6 +498,7 @@ def summary(drain: PhaseResult, paced: PhaseResult, rate: float, peak_rss: int) 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--events", type=int, default=400_000,
                         help="task events of the drain phase (default 400,000)")
     parser.add_argument("--seconds", type=float, default=20.0,
@@ -513,26 +534,31 @@ def main() -> None:
         workdir, port = Path(tmp), free_port()
         broker = f"redis://127.0.0.1:{port}/0"
         started: list[subprocess.Popen] = []
+        closers: list = []
         monitor = None
         try:
             started.append(start_redis(workdir, port))
-            collector = start_collector(workdir, broker, pin)
+            if args.store == "postgresql":
+                postgres = PostgresServer(fast=False).start()  # fsync on: a benchmark
+                closers.append(postgres.close)
+                store = postgres.url()
+            else:
+                store = f"sqlite:///{workdir}/h.db"
+            collector = start_collector(workdir, broker, store, pin)
             started.append(collector)
             cache = SnapshotCache(str(workdir / "cache"))
             monitor = Monitor(psutil.Process(collector.pid), cache, redis.Redis(port=port))
             monitor.start()
             wait_connected(monitor, collector, workdir)
             idle_rss = psutil.Process(collector.pid).memory_info().rss
-            db = workdir / "h.db"
-
-            drain = run_phase(broker, collector, monitor, db,
+            drain = run_phase(broker, collector, monitor, store,
                               tasks_each=args.events // 4 // PUBLISHERS, rate_each=None)
             print_phase("drain", drain)
-            paced = run_phase(broker, collector, monitor, db,
+            paced = run_phase(broker, collector, monitor, store,
                               tasks_each=round(args.rate * args.seconds / 4 / PUBLISHERS),
                               rate_each=args.rate / PUBLISHERS)
             print_phase(f"paced {args.rate:,.0f} ev/s", paced)
-            rows, megabytes = store_size(db)
+            rows, megabytes = store_size(store)
             print(f"store: {rows:,} tasks, {megabytes:.0f} MB; malformed events "
                   f"{monitor.status['malformed']}; collector RSS {idle_rss / MB:.0f} MB idle, "
                   f"{monitor.peak_rss / MB:.0f} MB peak")
@@ -542,6 +568,8 @@ def main() -> None:
                 monitor.stop()
             for process in reversed(started):  # the collector first, then Redis
                 stop(process)
+            for close in closers:
+                close()
 
 
 if __name__ == "__main__":

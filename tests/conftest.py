@@ -52,8 +52,12 @@ def scope(tmp_path):
         instance = Scope(directory or tmp_path, broker, *extra, **options).start()
         started.append(instance)
         if broker:  # events published before the subscription is confirmed are not seen
-            wait_until(lambda: instance.status().get("broker_connected"), 20,
-                       "the collector's confirmed subscription")
+            try:
+                wait_until(lambda: instance.status().get("broker_connected"), 20,
+                           "the collector's confirmed subscription")
+            except AssertionError as missing:  # say what the process was doing meanwhile
+                raise AssertionError(f"{missing}; status {instance.status()}; log ends:\n"
+                                     f"{instance.log()[-3000:]}") from None
         return instance
 
     yield start
