@@ -205,7 +205,8 @@ def test_every_read_answers_503_while_the_store_is_down_and_200_once_it_is_back(
         wait_for(lambda: metrics(instance.url),
                  lambda found: value(found, "celery_scope_store_up") == 1, 20, "store_up 1")
         assert dashboard_callback(instance.url, "dashboard-summary.children").status_code == 200
-        assert "unreachable" not in banner_text(instance.url)
+        banner = banner_text(instance.url)
+        assert "unreachable" not in banner, (banner, instance.status())
     finally:
         if instance is not None:
             instance.stop()

@@ -2,7 +2,10 @@
 
 Kept in memory by the collector threads and published to the shared cache about once a
 second, so web processes (possibly other processes, on other machines) can show a banner
-without touching the collector. Each collector publishes under its own id, saying whether
+without touching the collector. Publishing is serialised and takes its snapshot under the
+same lock, so an older snapshot never lands after a newer one; the broker receiver only asks
+for a publish (the writer's next step makes it), since a store that hangs must never stop it
+draining the broker. Each collector publishes under its own id, saying whether
 it leads (see leadership.py) and since when.
 """
 from __future__ import annotations
@@ -27,6 +30,8 @@ class CollectorStatus:
         self._cache = cache
         self._lock = threading.Lock()
         self._published_at = 0.0
+        self._publish_lock = threading.Lock()
+        self._publish_asked = False
         self._publish_failing = False
         self._state: dict[str, Any] = {
             "collector": collector, "host": socket.gethostname(), "pid": os.getpid(),
@@ -50,12 +55,12 @@ class CollectorStatus:
     def connected(self) -> None:
         log.info("connected to the broker's event stream")
         self._update(broker_connected=True, broker_error=None)
-        self.publish_if_due(force=True)
+        self._publish_asked = True
 
     def disconnected(self, error: BaseException) -> None:
         log.warning("event stream lost: %s", error)
         self._update(broker_connected=False, broker_error=f"{type(error).__name__}: {error}")
-        self.publish_if_due(force=True)
+        self._publish_asked = True
 
     def unreadable(self, error: BaseException) -> None:
         """The transport could not even parse a message (e.g. a half-written file)."""
@@ -115,17 +120,19 @@ class CollectorStatus:
         self.publish_if_due(force=True)
 
     def publish_if_due(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._published_at < PUBLISH_SECONDS:
-            return
-        self._published_at = now
-        state = self.snapshot()
-        state["updated_at"] = time.time()
-        try:
-            self._cache.put_collector_status(state)
-        except Exception as exc:  # noqa: BLE001 — a convenience: never let it stop ingestion
-            if not self._publish_failing:  # once per outage, not every second
-                log.warning("could not publish the collector status: %s", short_store_error(exc))
-            self._publish_failing = True
-        else:
-            self._publish_failing = False
+        with self._publish_lock:
+            now = time.monotonic()
+            if not (force or self._publish_asked) and now - self._published_at < PUBLISH_SECONDS:
+                return
+            self._published_at, self._publish_asked = now, False
+            state = self.snapshot()
+            state["updated_at"] = time.time()
+            try:
+                self._cache.put_collector_status(state)
+            except Exception as exc:  # noqa: BLE001 — a convenience: never let it stop ingestion
+                if not self._publish_failing:  # once per outage, not every second
+                    log.warning("could not publish the collector status: %s",
+                                short_store_error(exc))
+                self._publish_failing = True
+            else:
+                self._publish_failing = False
