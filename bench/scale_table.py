@@ -430,12 +430,13 @@ def process_figures(url: str, broker: str, end: float, directory: Path, seconds:
                 "until": repr(end)}, "browser-tz": "Europe/Paris", "explore-redraw-chart": 1}))
             http.get(scope.url + "/api/tasks", params={"search": SEARCH_WORD, "limit": "100"},
                      timeout=120).raise_for_status()
-        with http.get(scope.url + "/api/tasks.csv", params={"state": "FAILURE"}, stream=True,
-                      timeout=600) as response:
-            for _ in response.iter_content(1 << 20):
-                pass
-        cells["rss"] = Cell(f"{process.memory_info().rss / 2**20:,.0f} MB",
-                            process.memory_info().rss / 2**20)
+        if rounds:
+            with http.get(scope.url + "/api/tasks.csv", params={"state": "FAILURE"},
+                          stream=True, timeout=600) as response:
+                for _ in response.iter_content(1 << 20):
+                    pass
+            cells["rss"] = Cell(f"{process.memory_info().rss / 2**20:,.0f} MB",
+                                process.memory_info().rss / 2**20)
 
         with Heartbeats(broker, HEARTBEATING) as beats:
             store = HistoryStore(url)

@@ -1,16 +1,18 @@
 """Frames and status text: input rows → expected table."""
-import math
 from zoneinfo import ZoneInfo
 
-import pandas as pd
+import orjson
 import pytest
+from dash import html
+from dash._utils import to_json
 
 from celery_scope.collector import metric_state
+from celery_scope.components.json_tree import plain
 from celery_scope.components.status_banner import describe_status
 from celery_scope.workers.frames import (
     dashboard_summary,
-    grid_records,
-    worker_frame,
+    online_hostnames,
+    worker_records,
     worker_totals,
 )
 from celery_scope.workers.liveness import is_online
@@ -43,28 +45,37 @@ def test_the_pages_and_metrics_agree_on_who_is_online(age):
     assert is_online(row, NOW) is metric_state.is_online(metric_worker, NOW)
 
 
-def test_worker_frame_orders_online_first_and_fills_counters():
-    frame = worker_frame([worker("b", status="offline"), worker("c"), worker("a", last=NOW - 60),
-                          worker("d", sw_ident="py-celery", sw_ver="5.4.0", succeeded=3)], NOW)
-    assert list(frame["hostname"]) == ["c", "d", "a", "b"]
-    assert list(frame["status"]) == ["online", "online", "offline", "offline"]
-    assert frame.loc[1, "software"] == "py-celery 5.4.0" and frame.loc[1, "succeeded"] == 3
-    assert frame.loc[0, "failed"] == 0
-    assert frame.loc[2, "heartbeat_age"] == 60
+def test_worker_records_order_online_first_and_fill_counters():
+    records = worker_records([worker("b", status="offline"), worker("c"),
+                              worker("a", last=NOW - 60),
+                              worker("d", sw_ident="py-celery", sw_ver="5.4.0", succeeded=3)],
+                             NOW)
+    assert [record["hostname"] for record in records] == ["c", "d", "a", "b"]
+    assert [record["status"] for record in records] == ["online", "online", "offline",
+                                                        "offline"]
+    assert records[1]["software"] == "py-celery 5.4.0" and records[1]["succeeded"] == 3
+    assert records[0]["failed"] == 0
+    assert records[2]["heartbeat_age"] == 60
+    assert online_hostnames(records) == ["c", "d"]
 
 
-def test_empty_worker_frame_has_the_columns():
-    frame = worker_frame([], NOW)
-    assert frame.empty and "status" in frame.columns
-    assert dashboard_summary(frame, {}) == {"workers_online": 0, "workers_offline": 0,
-                                            "tasks_active": 0, "succeeded_recent": 0,
-                                            "failed_recent": 0}
+def test_worker_records_are_plain_values_orjson_takes_in_one_call():
+    records = worker_records([worker("a", load1=0.5, active=2, processed=9)], NOW)
+    assert orjson.loads(orjson.dumps(records)) == records
+
+
+def test_no_workers_summarise_to_zero():
+    records = worker_records([], NOW)
+    assert records == []
+    assert dashboard_summary(records, {}) == {"workers_online": 0, "workers_offline": 0,
+                                              "tasks_active": 0, "succeeded_recent": 0,
+                                              "failed_recent": 0}
 
 
 def test_summary_counts_only_online_workers_active_tasks():
-    frame = worker_frame([worker("a", active=3), worker("b", active=None),
-                          worker("c", status="offline", active=7)], NOW)
-    summary = dashboard_summary(frame, {"SUCCESS": 10, "FAILURE": 2})
+    records = worker_records([worker("a", active=3), worker("b", active=None),
+                              worker("c", status="offline", active=7)], NOW)
+    summary = dashboard_summary(records, {"SUCCESS": 10, "FAILURE": 2})
     assert summary == {"workers_online": 2, "workers_offline": 1, "tasks_active": 3,
                        "succeeded_recent": 10, "failed_recent": 2}
 
@@ -76,25 +87,34 @@ def test_summary_counts_only_online_workers_active_tasks():
 ])
 def test_one_load_column_shows_1m_5m_15m(loads, text):
     row = worker("a", load1=loads[0], load5=loads[1], load15=loads[2])
-    assert worker_frame([row], NOW).loc[0, "load"] == text
+    (record,) = worker_records([row], NOW)
+    assert (record["load"], record["load1"]) == (text, loads[0])
 
 
 def test_the_total_row_sums_the_counters_and_counts_the_workers():
-    frame = worker_frame([worker("a", active=2, processed=8, succeeded=1235, failed=3, retried=1),
-                          worker("b", status="offline", active=None, processed=None, failed=4),
-                          worker("c", active=1, processed=5, retried=2)], NOW)
-    assert worker_totals(frame) == {"hostname": "Total", "status": "3 workers", "active": 3,
-                                    "processed": 13, "succeeded": 1235, "failed": 7,
-                                    "retried": 3}
-    assert worker_totals(frame.head(1))["status"] == "1 worker"
-    assert worker_totals(worker_frame([], NOW)) == {
+    records = worker_records([
+        worker("a", active=2, processed=8, succeeded=1235, failed=3, retried=1),
+        worker("b", status="offline", active=None, processed=None, failed=4),
+        worker("c", active=1, processed=5, retried=2)], NOW)
+    assert worker_totals(records) == {"hostname": "Total", "status": "3 workers", "active": 3,
+                                      "processed": 13, "succeeded": 1235, "failed": 7,
+                                      "retried": 3}
+    assert worker_totals(records[:1])["status"] == "1 worker"
+    assert worker_totals([]) == {
         "hostname": "Total", "status": "0 workers", "active": 0, "processed": 0,
         "succeeded": 0, "failed": 0, "retried": 0}
 
 
-def test_grid_records_turn_nan_into_null():
-    records = grid_records(pd.DataFrame({"a": [1.0, math.nan], "b": ["x", None]}))
-    assert records == [{"a": 1.0, "b": "x"}, {"a": None, "b": None}]
+def test_components_become_the_tree_dash_sends_and_plain_values_stay():
+    card = html.Div([html.Span("3", className="n"), "workers"], id="c")
+    tree = plain([card, {"rows": [{"a": 1}]}, ("x", None)])
+    assert tree == [{"type": "Div", "namespace": "dash_html_components",
+                     "props": {"id": "c", "children": [
+                         {"type": "Span", "namespace": "dash_html_components",
+                          "props": {"children": "3", "className": "n"}}, "workers"]}},
+                    {"rows": [{"a": 1}]}, ["x", None]]
+    assert orjson.loads(orjson.dumps(tree)) == tree
+    assert to_json(tree) == to_json([card, {"rows": [{"a": 1}]}, ("x", None)])
 
 
 @pytest.mark.parametrize("status, level, text", [

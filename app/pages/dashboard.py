@@ -15,6 +15,7 @@ from ..components.card import card
 from ..components.charts import throughput_figure
 from ..components.confirm import ConfirmModal
 from ..components.empty_state import empty_state
+from ..components.json_tree import plain
 from ..components.page_header import page_header
 from ..components.queue_table import longest_wait_card
 from ..components.refresh import BROWSER_TZ, INTERVAL
@@ -28,7 +29,7 @@ from ..series.build import finished_per_bucket
 from ..series.frames import zone
 from ..services import current
 from ..workers.actions import confirmation, describe_round, run_worker_action
-from ..workers.frames import dashboard_summary, grid_records, worker_frame, worker_totals
+from ..workers.frames import dashboard_summary, online_hostnames, worker_records, worker_totals
 
 dash.register_page(__name__, path="/", name="Dashboard", title="celery-scope", order=0)
 
@@ -100,7 +101,7 @@ def _refresh(_, tz_name):
     services = current()
     now = time.time()
     rows = services.store.workers()
-    workers = worker_frame(rows, now)
+    workers = worker_records(rows, now)
     recent = services.store.count_states_since(now - RECENT_SECONDS,
                                                [states.SUCCESS, states.FAILURE])
     summary = make_summary_cards(dashboard_summary(workers, recent))
@@ -110,8 +111,8 @@ def _refresh(_, tz_name):
     summary.append(longest_wait_card(worst, services.settings.pathname_prefix + "broker"))
     finished = finished_per_bucket(services.store.engine, "1h", CHART_BUCKET, now)
     figure = throughput_figure(finished, "Tasks finished per minute, last hour", zone(tz_name))
-    totals = [worker_totals(workers)] if not workers.empty else []
-    return summary, grid_records(workers), totals, not workers.empty, figure
+    totals = [worker_totals(workers)] if workers else []
+    return plain(summary), workers, totals, bool(workers), figure
 
 
 # The filter box narrows the rows as you type (AG Grid's quick filter, in the browser); the
@@ -166,9 +167,8 @@ def _act(refreshes, confirmed, pending):
     services = current()
     try:
         if ctx.triggered_id == REFRESH:
-            online = worker_frame(services.store.workers(), time.time()).query(
-                "status == 'online'")
-            result = services.inspector.refresh(expected=list(online["hostname"]))
+            online = online_hostnames(worker_records(services.store.workers(), time.time()))
+            result = services.inspector.refresh(expected=online)
             outcome = describe_round(result.answered, result.silent, result.seconds)
             ok, message = outcome.ok, outcome.message
         else:

@@ -1,4 +1,4 @@
-"""Pure functions turning store rows into the DataFrames pages show. No Dash, no Celery."""
+"""Pure functions turning worker rows of the store into what pages show. No Dash, no Celery."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -7,10 +7,6 @@ from typing import Any
 import pandas as pd
 
 from .liveness import is_online
-
-WORKER_COLUMNS = ["hostname", "status", "active", "processed", "succeeded", "failed", "retried",
-                  "load", "load1", "load5", "load15", "last_heartbeat", "heartbeat_age",
-                  "software"]
 
 
 def load_text(row: Mapping[str, Any]) -> str | None:
@@ -21,8 +17,9 @@ def load_text(row: Mapping[str, Any]) -> str | None:
     return " / ".join("–" if value is None else f"{value:.2f}" for value in loads)
 
 
-def worker_frame(rows: Iterable[Mapping[str, Any]], now: float) -> pd.DataFrame:
-    """One row per worker, online first, then by name."""
+def worker_records(rows: Iterable[Mapping[str, Any]], now: float) -> list[dict[str, Any]]:
+    """The worker table's rows, online first, then by name: plain dicts of plain values,
+    since the dashboard sends them to every open tab every refresh (hundreds of workers)."""
     records = []
     for row in rows:
         software = " ".join(part for part in (row.get("sw_ident"), row.get("sw_ver")) if part)
@@ -36,27 +33,27 @@ def worker_frame(rows: Iterable[Mapping[str, Any]], now: float) -> pd.DataFrame:
             "failed": row.get("failed") or 0,
             "retried": row.get("retried") or 0,
             "load": load_text(row),
-            "load1": row.get("load1"),
-            "load5": row.get("load5"),
-            "load15": row.get("load15"),
+            "load1": row.get("load1"),  # the Load column sorts by it
             "last_heartbeat": last,
             "heartbeat_age": None if last is None else max(0.0, now - last),
             "software": software or None,
         })
-    frame = pd.DataFrame.from_records(records, columns=WORKER_COLUMNS)
-    if frame.empty:
-        return frame
-    frame["_order"] = frame["status"] != "online"
-    return frame.sort_values(["_order", "hostname"]).drop(columns="_order").reset_index(drop=True)
+    records.sort(key=lambda record: (record["status"] != "online", record["hostname"]))
+    return records
 
 
-def dashboard_summary(workers: pd.DataFrame, recent_states: Mapping[str, int]) -> dict[str, int]:
+def online_hostnames(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [record["hostname"] for record in records if record["status"] == "online"]
+
+
+def dashboard_summary(workers: list[dict[str, Any]],
+                      recent_states: Mapping[str, int]) -> dict[str, int]:
     """The headline numbers: workers by status, tasks running now, recent outcomes."""
-    online = workers[workers["status"] == "online"] if not workers.empty else workers
+    online = [record for record in workers if record["status"] == "online"]
     return {
         "workers_online": len(online),
         "workers_offline": len(workers) - len(online),
-        "tasks_active": int(pd.to_numeric(online["active"]).fillna(0).sum()) if len(online) else 0,
+        "tasks_active": sum(record["active"] or 0 for record in online),
         "succeeded_recent": int(recent_states.get("SUCCESS", 0)),
         "failed_recent": int(recent_states.get("FAILURE", 0)),
     }
@@ -65,21 +62,16 @@ def dashboard_summary(workers: pd.DataFrame, recent_states: Mapping[str, int]) -
 _SUMMED = ("active", "processed", "succeeded", "failed", "retried")
 
 
-def worker_totals(frame: pd.DataFrame) -> dict[str, Any]:
+def worker_totals(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The grid's Total row: the counters summed over every worker shown, and how many.
 
     Unknown counters (a worker that sent no heartbeat yet) count as 0."""
-    count = len(frame)
+    count = len(records)
     totals: dict[str, Any] = {"hostname": "Total",
                               "status": f"{count:,} worker{'' if count == 1 else 's'}"}
     for column in _SUMMED:
-        totals[column] = int(pd.to_numeric(frame[column]).fillna(0).sum()) if count else 0
+        totals[column] = sum(record[column] or 0 for record in records)
     return totals
-
-
-def grid_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows for a grid: NaN becomes None so the browser gets null, not the string 'NaN'."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def worker_samples_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
