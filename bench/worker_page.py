@@ -61,8 +61,8 @@ def fill(services: Services, registered: int) -> None:
         "revoked": [f"v{number:035d}" for number in range(100)],
         "conf": {f"setting_{number}": f"value {number}" for number in range(150)},
     }
-    for method, reply in replies.items():
-        services.cache.merge_inspection(method, {WORKER: reply}, now)
+    services.cache.merge_inspection({method: {WORKER: reply} for method, reply in replies.items()},
+                                    now)
 
 
 def callback_payload(dependency: dict, values: dict) -> dict:

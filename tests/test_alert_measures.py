@@ -131,7 +131,7 @@ def test_queue_kinds_read_the_newest_samples_and_the_consumers(store, cache):
          "latency_source": "sent"}])
     worker = {**new_worker_row("w1@h"), "last_heartbeat": NOW - 1, "freq": 2.0}
     store.write([], [worker])
-    cache.merge_inspection("active_queues", {"w1@h": [{"name": "idle"}]}, NOW - 2)
+    cache.merge_inspection({"active_queues": {"w1@h": [{"name": "idle"}]}}, NOW - 2)
     found = readings(store, cache)
     assert by_label(measure(rule(kind="queue_latency", threshold="1m"), found)) == {
         (("queue", "celery"),): (70.0, True), (("queue", "idle"),): (0.0, False)}

@@ -272,6 +272,35 @@ def test_collect_command_runs_the_collector_alone(redis_server, cluster_app, tmp
         assert collector.stop() == 0
 
 
+def test_inspector_replaces_its_kept_connections_after_the_broker_restarts(
+        redis_server, workers, tmp_path):
+    """Each pool thread keeps its reply connection between rounds; when the broker restarts
+    those are dead, and the first round after it must still answer, not fail once."""
+    from celery_scope.collector.inspector import METHODS, Inspector
+    from celery_scope.collector.service import make_celery_app
+    from celery_scope.store.cache import SnapshotCache
+
+    workers(WORKERS[0])
+    celery_app = make_celery_app(redis_server.url)
+    cache = SnapshotCache(str(tmp_path / "cache"))
+    inspector = Inspector(celery_app, cache, timeout=1.0)
+    try:
+        wait_until(lambda: inspector.refresh(WORKERS[0]).answered, 30, "the worker answering")
+        for _ in range(3):  # every pool thread now holds a connection
+            inspector.refresh(WORKERS[0])
+        redis_server.stop()
+        redis_server.start()
+        wait_until(lambda: celery_app.control.ping([WORKERS[0]], timeout=0.5), 60,
+                   "the worker back on the restarted broker")
+        result = inspector.refresh(WORKERS[0])
+        assert set(result.replies) == set(METHODS), "every method answered on the first round"
+        assert result.answered == [WORKERS[0]]
+    finally:
+        inspector.close()
+        cache.close()
+        celery_app.close()
+
+
 def test_concurrent_inspector_rounds_do_not_deadlock(redis_server, workers, tmp_path):
     """The poller, a page's Refresh and the API may run rounds at once on one Celery app."""
     import threading

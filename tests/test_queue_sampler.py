@@ -36,7 +36,7 @@ def routed_app(url):
 
 def test_one_round_samples_configured_and_consumed_queues(redis_server, store, cache):
     app = routed_app(redis_server.url)
-    cache.merge_inspection("active_queues", {"w1@h": [{"name": "mail"}]}, 1.0)
+    cache.merge_inspection({"active_queues": {"w1@h": [{"name": "mail"}]}}, 1.0)
     for _ in range(3):
         app.send_task("reports.monthly")
     app.send_task("send", queue="mail")

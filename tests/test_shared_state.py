@@ -173,8 +173,8 @@ def test_a_sqlite_store_keeps_its_cache_on_disk_and_any_other_in_the_store(tmp_p
 def test_two_web_replicas_with_their_own_directories_read_one_state(pg_store, tmp_path):
     collector = StoreCache(pg_store.engine, str(tmp_path / "collector"))
     replica = StoreCache(pg_store.engine, str(tmp_path / "replica"))
-    collector.merge_inspection("stats", {"w@h": {"pool": {"max-concurrency": 2}}, 7: "x"}, 1.0)
-    replica.merge_inspection("active", {"w@h": [{"id": "t1"}]}, 2.0)  # a page's Refresh
+    collector.merge_inspection({"stats": {"w@h": {"pool": {"max-concurrency": 2}}, 7: "x"}}, 1.0)
+    replica.merge_inspection({"active": {"w@h": [{"id": "t1"}]}}, 2.0)  # a page's Refresh
     assert replica.inspected_workers() == ["7", "w@h"]
     assert replica.worker_snapshot("w@h") == {
         "stats": {"reply": {"pool": {"max-concurrency": 2}}, "at": 1.0},
@@ -280,7 +280,7 @@ def test_while_the_store_is_away_a_replica_reads_what_it_last_read(postgres, tmp
     url = postgres.create_database("away")
     store = HistoryStore(url)
     cache = StoreCache(store.engine, str(tmp_path / "cache"))
-    cache.merge_inspection("stats", {"w@h": {"pool": 1}}, 1.0)
+    cache.merge_inspection({"stats": {"w@h": {"pool": 1}}}, 1.0)
     snapshot = cache.worker_snapshot("w@h")
     assert cache.inspected_workers() == ["w@h"] and snapshot
     cache.put_collector_status({"collector": "a", "leading": True, "updated_at": time.time()})

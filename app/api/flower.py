@@ -148,10 +148,14 @@ def check_worker(services: Services, workername: str) -> None:
         raise UnknownWorker(workername)
 
 
-def cached_workers(services: Services) -> dict[str, dict[str, Any]]:
-    """Flower's worker cache: {hostname: {method: reply, ..., "timestamp": epoch}}."""
+def cached_workers(services: Services, only: str | None = None) -> dict[str, dict[str, Any]]:
+    """Flower's worker cache: {hostname: {method: reply, ..., "timestamp": epoch}}, of
+    every worker inspected, or of `only` that one."""
     workers = {}
-    for hostname in services.cache.inspected_workers():
+    hostnames = services.cache.inspected_workers()
+    if only is not None:
+        hostnames = [only] if only in hostnames else []
+    for hostname in hostnames:
         snapshot = services.cache.worker_snapshot(hostname)
         info = {method: entry.get("reply") for method, entry in snapshot.items()}
         info["timestamp"] = max((entry.get("at") or 0 for entry in snapshot.values()), default=None)

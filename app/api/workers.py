@@ -34,20 +34,25 @@ def list_workers():
             services.cache.inspected_workers()):
         raise ApiError(f"Unknown worker '{workername}'", 404)
     if refresh:
-        now = time.time()
-        online = [row["hostname"] for row in services.store.workers() if is_online(row, now)]
         try:
-            services.inspector.refresh(workername, expected=online)
+            services.inspector.refresh(workername, expected=() if workername else
+                                       online_workers(services))
         except ControlError as exc:
             raise ApiError(f"Failed to update workers: {exc}", 503) from None
         except Exception as exc:  # noqa: BLE001 — every transport has its own error types
             raise ApiError(f"Failed to update workers: {type(exc).__name__}: {exc}", 503) from None
-    workers = cached_workers(services)
+    workers = cached_workers(services, only=workername)
     if workername:
         if workername not in workers:
             raise ApiError(f"Unknown worker '{workername}'", 404)
         return as_json({workername: workers[workername]})
     return as_json(workers)
+
+
+def online_workers(services) -> list[str]:
+    """The workers a round over all of them waits for, at most."""
+    now = time.time()
+    return [row["hostname"] for row in services.store.workers() if is_online(row, now)]
 
 
 @api.post("/api/worker/shutdown/<text:workername>")

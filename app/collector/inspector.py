@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
+from kombu import Connection
 
 from ..broker.gate import broker_call
 from ..store.cache import Cache
@@ -38,25 +39,71 @@ class Inspector:
     def __init__(self, celery_app: Celery, cache: Cache, timeout: float):
         self.app, self.cache, self.timeout = celery_app, cache, timeout
         self._pool = ThreadPoolExecutor(len(METHODS), thread_name_prefix="inspect")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[Connection] = []
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            _release(connection)
 
     def _call(self, method: str, destination: list[str] | None,
               expected: int | None) -> dict[str, Any]:
-        # Each call brings its own connection for the replies, so it holds at most one
-        # pooled connection (its producer's): with several rounds at once (the poller, a
-        # page's Refresh, the API) calls that each held one pooled connection while waiting
-        # for a second could exhaust the pool and deadlock the process.
+        with broker_call(f"inspect {method} of {destination or 'all workers'}"):
+            kept = getattr(self._local, "connection", None)
+            if kept is not None:
+                try:
+                    return self._ask(kept, method, destination, expected)
+                except kept.connection_errors:
+                    # It may have died since its last use (the broker restarted): one
+                    # fresh try tells a dead connection from a dead broker.
+                    self._forget_connection()
+                except Exception:
+                    self._forget_connection()
+                    raise
+            try:
+                return self._ask(self._connection(), method, destination, expected)
+            except Exception:
+                self._forget_connection()
+                raise
+
+    def _ask(self, connection: Connection, method: str, destination: list[str] | None,
+             expected: int | None) -> dict[str, Any]:
         options: dict[str, Any] = {"timeout": self.timeout, "destination": destination}
         if expected:
             options["limit"] = expected  # stop waiting once every expected worker replied
-        with broker_call(f"inspect {method} of {destination or 'all workers'}"), \
-                self.app.connection_for_read() as connection:
-            inspect = self.app.control.inspect(connection=connection, **options)
-            if method == "conf":
-                return inspect.conf(with_defaults=False) or {}
-            return getattr(inspect, method)() or {}
+        inspect = self.app.control.inspect(connection=connection, **options)
+        if method == "conf":
+            return inspect.conf(with_defaults=False) or {}
+        return getattr(inspect, method)() or {}
+
+    def _connection(self) -> Connection:
+        """This pool thread's own connection for the replies, kept between rounds.
+
+        Opening one and declaring its reply queue cost 8 ms of CPU per call, so a round of
+        eight calls took 90 ms; kept, a call costs 3 ms. It is the thread's own, outside the
+        broker pool: calls that each held one pooled connection while waiting for a second
+        could exhaust the pool and deadlock the process (the publish still takes a pooled
+        producer, briefly).
+        """
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self.app.connection_for_read()
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def _forget_connection(self) -> None:
+        connection = self._local.__dict__.pop("connection", None)
+        if connection is None:
+            return
+        with self._lock:
+            if connection in self._connections:
+                self._connections.remove(connection)
+        _release(connection)
 
     def refresh(self, hostname: str | None = None,
                 expected: Iterable[str] = ()) -> RoundResult:
@@ -78,13 +125,19 @@ class Inspector:
                 replies[method] = future.result()
             except Exception as exc:  # noqa: BLE001 — broker gone, or a worker sent garbage
                 errors.append(exc)
-                continue
-            self.cache.merge_inspection(method, replies[method], time.time())
         if errors and not replies:
             raise errors[0]
+        self.cache.merge_inspection(replies, time.time())
         answered = set().union(*(set(reply) for reply in replies.values()))
         return RoundResult(replies, sorted(answered), sorted(waiting_for - answered),
                            time.monotonic() - started)
+
+
+def _release(connection: Connection) -> None:
+    try:
+        connection.release()
+    except Exception as exc:  # noqa: BLE001 — closing a dead connection may fail any way
+        log.debug("closing an Inspector connection failed: %s", exc)
 
 
 class InspectorPoller:

@@ -24,7 +24,7 @@ class Cache(Protocol):
     directory: str
 
     def close(self) -> None: ...
-    def merge_inspection(self, method: str, replies: dict[str, Any], at: float) -> None: ...
+    def merge_inspection(self, replies: dict[str, dict[str, Any]], at: float) -> None: ...
     def worker_snapshot(self, hostname: str) -> dict[str, Any]: ...
     def inspected_workers(self) -> list[str]: ...
     def request_inspection(self, hostname: str | None = None) -> None: ...
@@ -47,14 +47,17 @@ class SnapshotCache:
 
     # -- Inspector snapshots ------------------------------------------------------------
 
-    def merge_inspection(self, method: str, replies: dict[str, Any], at: float) -> None:
-        """Store each worker's reply to one inspect method, keeping its other methods' replies."""
-        for hostname, reply in replies.items():
+    def merge_inspection(self, replies: dict[str, dict[str, Any]], at: float) -> None:
+        """Store each worker's replies ({method: {hostname: reply}}, one round's), keeping
+        the replies of methods it did not answer this time."""
+        by_worker: dict[str, dict[str, Any]] = {}
+        for method, answers in replies.items():
+            for hostname, reply in answers.items():
+                by_worker.setdefault(hostname, {})[method] = {"reply": reply, "at": at}
+        for hostname, answered in by_worker.items():
             key = _WORKER_PREFIX + hostname
             with self._cache.transact():
-                snapshot = self._cache.get(key) or {}
-                snapshot[method] = {"reply": reply, "at": at}
-                self._cache.set(key, snapshot)
+                self._cache.set(key, {**(self._cache.get(key) or {}), **answered})
 
     def worker_snapshot(self, hostname: str) -> dict[str, Any]:
         """{method: {"reply": ..., "at": epoch seconds}} for one worker; empty if never

@@ -111,10 +111,11 @@ class StoreCache:
 
     # -- Inspector snapshots ------------------------------------------------------------
 
-    def merge_inspection(self, method: str, replies: dict[str, Any], at: float) -> None:
-        if replies:
-            self._put([(_INSPECT, str(hostname), method, {"reply": reply, "at": at})
-                       for hostname, reply in replies.items()])
+    def merge_inspection(self, replies: dict[str, dict[str, Any]], at: float) -> None:
+        rows = [(_INSPECT, str(hostname), method, {"reply": reply, "at": at})
+                for method, by_worker in replies.items() for hostname, reply in by_worker.items()]
+        if rows:
+            self._put(rows)  # one transaction for the round
 
     def worker_snapshot(self, hostname: str) -> dict[str, Any]:
         return {method: value for _, method, value in self._get(_INSPECT, hostname)}
