@@ -5,7 +5,7 @@ import time
 
 from ..broker.gate import ControlError
 from ..services import current
-from ..workers.liveness import is_online
+from ..workers.liveness import is_online, online_workers
 from . import api
 from .flower import (
     MAX_POOL_CHANGE,
@@ -35,8 +35,9 @@ def list_workers():
         raise ApiError(f"Unknown worker '{workername}'", 404)
     if refresh:
         try:
-            services.inspector.refresh(workername, expected=() if workername else
-                                       online_workers(services))
+            expected = () if workername else online_workers(services.store.workers(),
+                                                            time.time())
+            services.inspector.refresh(workername, expected=expected)
         except ControlError as exc:
             raise ApiError(f"Failed to update workers: {exc}", 503) from None
         except Exception as exc:  # noqa: BLE001 — every transport has its own error types
@@ -47,12 +48,6 @@ def list_workers():
             raise ApiError(f"Unknown worker '{workername}'", 404)
         return as_json({workername: workers[workername]})
     return as_json(workers)
-
-
-def online_workers(services) -> list[str]:
-    """The workers a round over all of them waits for, at most."""
-    now = time.time()
-    return [row["hostname"] for row in services.store.workers() if is_online(row, now)]
 
 
 @api.post("/api/worker/shutdown/<text:workername>")

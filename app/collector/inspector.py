@@ -56,29 +56,26 @@ class Inspector:
             kept = getattr(self._local, "connection", None)
             if kept is not None:
                 try:
-                    return self._ask(kept, method, destination, expected)
+                    return self._ask(method, destination, expected)
                 except kept.connection_errors:
-                    # It may have died since its last use (the broker restarted): one
-                    # fresh try tells a dead connection from a dead broker.
-                    self._forget_connection()
-                except Exception:
-                    self._forget_connection()
-                    raise
-            try:
-                return self._ask(self._connection(), method, destination, expected)
-            except Exception:
-                self._forget_connection()
-                raise
+                    pass  # it may have died since its last use (the broker restarted): one
+                    # fresh try tells a dead connection from a dead broker
+            return self._ask(method, destination, expected)
 
-    def _ask(self, connection: Connection, method: str, destination: list[str] | None,
+    def _ask(self, method: str, destination: list[str] | None,
              expected: int | None) -> dict[str, Any]:
+        """One call on this thread's connection; any failure forgets the connection."""
         options: dict[str, Any] = {"timeout": self.timeout, "destination": destination}
         if expected:
             options["limit"] = expected  # stop waiting once every expected worker replied
-        inspect = self.app.control.inspect(connection=connection, **options)
-        if method == "conf":
-            return inspect.conf(with_defaults=False) or {}
-        return getattr(inspect, method)() or {}
+        try:
+            inspect = self.app.control.inspect(connection=self._connection(), **options)
+            if method == "conf":
+                return inspect.conf(with_defaults=False) or {}
+            return getattr(inspect, method)() or {}
+        except Exception:
+            self._forget_connection()
+            raise
 
     def _connection(self) -> Connection:
         """This pool thread's own connection for the replies, kept between rounds.

@@ -23,9 +23,10 @@ from ..components.refresh import BROWSER_TZ, INTERVAL
 from ..components.toast import TOAST, toast
 from ..components.toolbar import toolbar, toolbar_group
 from ..queues.detail import DEFAULT_WINDOW, WINDOWS, chart_window, queue_rows, samples_frame
-from ..queues.overview import consumers, online_workers
+from ..queues.overview import consumers
 from ..series.frames import zone
 from ..services import current
+from ..workers.liveness import online_workers
 
 dash.register_page(__name__, path="/broker", name="Broker", title="Broker · celery-scope",
                    order=3)

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..store.cache import Cache
 from ..store.history import HistoryStore
-from ..workers.liveness import is_online
+from ..workers.liveness import online_workers
 from .detail import queue_summaries
 from .names import consumers_by_queue
 
@@ -15,10 +15,6 @@ def consumers(cache: Cache) -> dict[str, list[str]]:
     """{queue: worker names} from the workers' cached `active_queues` replies."""
     return consumers_by_queue({hostname: cache.worker_snapshot(hostname)
                                for hostname in cache.inspected_workers()})
-
-
-def online_workers(workers: list[dict[str, Any]], now: float) -> set[str]:
-    return {row["hostname"] for row in workers if is_online(row, now)}
 
 
 def current_queues(store: HistoryStore, cache: Cache, now: float, since: float,

@@ -6,7 +6,7 @@ and clock skew. One that said goodbye is offline at once. Pure: no Celery import
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 DEFAULT_FREQ = 2.0  # seconds between heartbeats when a worker did not say (celery's default)
@@ -28,3 +28,8 @@ def online(said_goodbye: bool, last_heartbeat: float | None, freq: float | None,
 def is_online(row: Mapping[str, Any], now: float) -> bool:
     """A worker row of the store: online until it said goodbye or its heartbeats stopped."""
     return online(row.get("status") != "online", row.get("last_heartbeat"), row.get("freq"), now)
+
+
+def online_workers(rows: Iterable[Mapping[str, Any]], now: float) -> set[str]:
+    """The hostnames of the store's worker rows that are online now."""
+    return {row["hostname"] for row in rows if is_online(row, now)}
